@@ -1,0 +1,237 @@
+"""Plots for training histories, predictions, images, kernels and feature maps.
+
+Figure text is English and numbers only: matplotlib ships no CJK font, so Chinese text would
+render as empty boxes on Kaggle or a fresh install. Functions return the matplotlib ``Figure``;
+in a notebook it appears at the end of the cell (end the line with ``;`` to avoid a second copy).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Iterable, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from .training import History, predict
+
+__all__ = [
+    "LivePlot",
+    "plot_confusion_matrix",
+    "plot_feature_maps",
+    "plot_kernels",
+    "plot_losses",
+    "show_images",
+    "show_mistakes",
+]
+
+
+def _smooth(values: Sequence[float], window: int) -> np.ndarray:
+    arr = np.asarray(values, dtype=float)
+    if window <= 1 or len(arr) < window:
+        return arr
+    kernel = np.ones(window) / window
+    return np.convolve(arr, kernel, mode="valid")
+
+
+def _draw_history(fig: Figure, history: History, total_steps: int | None = None) -> None:
+    fig.clear()
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    losses = history.step_losses
+    steps = np.arange(1, len(losses) + 1)
+    ax_loss.plot(steps, losses, color="tab:blue", alpha=0.3, linewidth=0.8, label="batch loss")
+    window = max(1, history.steps_per_epoch // 10) if history.steps_per_epoch else 1
+    smooth = _smooth(losses, window)
+    if len(smooth) and len(smooth) < len(losses):
+        ax_loss.plot(steps[window - 1:], smooth, color="tab:blue", label=f"mean of {window}")
+    ax_loss.set_xlabel("step (mini-batch)")
+    ax_loss.set_ylabel("training loss")
+    if total_steps:
+        ax_loss.set_xlim(0, total_steps)
+    ax_loss.grid(alpha=0.3)
+    ax_loss.legend(loc="upper right")
+    epochs = np.arange(1, history.epochs + 1)
+    if history.epochs:
+        ax_acc.plot(epochs, 100 * np.asarray(history.train_acc), "o-", label="train")
+        if history.test_acc:
+            ax_acc.plot(epochs, 100 * np.asarray(history.test_acc), "s-", label="test")
+        ax_acc.legend(loc="lower right")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.grid(alpha=0.3)
+    title = f"{history.epochs} epoch(s) on {history.device}"
+    if history.final_test_acc is not None:
+        title += f", test accuracy {100 * history.final_test_acc:.2f} %"
+    fig.suptitle(title)
+    fig.tight_layout()
+
+
+def plot_losses(history: History) -> Figure:
+    """Plot the per-step training loss and the per-epoch train/test accuracy of ``history``."""
+    if not isinstance(history, History):
+        raise ValueError(f"history must be the History returned by cnn_course.train, got {type(history).__name__}")
+    fig = plt.figure(figsize=(10, 3.6))
+    _draw_history(fig, history)
+    return fig
+
+
+class LivePlot:
+    """A loss curve that redraws in place while training runs in a notebook (at most once a second)."""
+
+    def __init__(self, total_steps: int | None = None, every_seconds: float = 1.0) -> None:
+        from IPython.display import display
+
+        self.total_steps = total_steps
+        self.every_seconds = every_seconds
+        self.fig = Figure(figsize=(10, 3.6))  # not a pyplot figure: nothing is shown twice
+        self.last = 0.0
+        self.handle = display(self._image(), display_id=True)
+
+    def _image(self):
+        from IPython.display import Image
+
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png", dpi=80)
+        return Image(data=buffer.getvalue(), format="png")
+
+    def update(self, history: History, force: bool = False) -> None:
+        """Redraw from ``history`` if a second has passed (or ``force``)."""
+        now = time.perf_counter()
+        if not force and now - self.last < self.every_seconds:
+            return
+        self.last = now
+        _draw_history(self.fig, history, self.total_steps)
+        if self.handle is not None:
+            self.handle.update(self._image())
+
+    def close(self, history: History) -> None:
+        """Draw the final state."""
+        self.update(history, force=True)
+
+
+def _to_numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    if arr.ndim == 4 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise ValueError(f"images must have shape (n, H, W) or (n, 1, H, W), got {tuple(arr.shape)}")
+    return arr
+
+
+def show_images(
+    images: torch.Tensor | np.ndarray,
+    titles: Sequence[str] | None = None,
+    ncols: int = 8,
+    scale: float = 1.4,
+    colors: Sequence[str] | None = None,
+) -> Figure:
+    """Show grayscale images in a grid, with optional titles (English) and title colours."""
+    arr = _to_numpy_images(images)
+    if not isinstance(ncols, int) or ncols < 1:
+        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+    if titles is not None and len(titles) != len(arr):
+        raise ValueError(f"titles has {len(titles)} entries but there are {len(arr)} images")
+    n = len(arr)
+    ncols = min(ncols, max(n, 1))
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows * 1.15), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(arr[i], cmap="gray")
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8, color=colors[i] if colors else "black")
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(matrix: torch.Tensor | np.ndarray, classes: Sequence[str]) -> Figure:
+    """Draw a confusion matrix (rows: true class, columns: predicted class) with counts."""
+    m = matrix.cpu().numpy() if isinstance(matrix, torch.Tensor) else np.asarray(matrix)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(classes):
+        raise ValueError(f"matrix must be square with one row per class ({len(classes)}), got shape {m.shape}")
+    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(classes), 0.6 + 0.55 * len(classes)))
+    ax.imshow(m, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    threshold = m.max() / 2 if m.size else 0
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, str(int(m[i, j])), ha="center", va="center", fontsize=7,
+                    color="white" if m[i, j] > threshold else "black")
+    accuracy = np.trace(m) / m.sum() if m.sum() else 0.0
+    ax.set_title(f"confusion matrix ({int(m.sum()):,} images, accuracy {100 * accuracy:.2f} %)")
+    fig.tight_layout()
+    return fig
+
+
+def show_mistakes(
+    model: nn.Module, data_iter: Iterable, n: int = 16, device: str | torch.device | None = None, ncols: int = 8
+) -> Figure:
+    """Show up to ``n`` misclassified images of ``data_iter`` with predicted and true labels.
+
+    ``data_iter`` must be a :class:`cnn_course.data.TensorLoader` without shuffling (a test iterator).
+    """
+    if getattr(data_iter, "shuffle", True) or not hasattr(data_iter, "raw_images"):
+        raise ValueError("data_iter must be an unshuffled iterator from cnn_course.load_data (the test_iter)")
+    pred, true = predict(model, data_iter, device)
+    wrong = torch.nonzero(pred != true).flatten()[:n]
+    classes = data_iter.classes  # type: ignore[attr-defined]
+    if len(wrong) == 0:
+        fig = plt.figure(figsize=(4, 1))
+        fig.text(0.5, 0.5, "no misclassified images", ha="center")
+        return fig
+    titles = [f"pred: {classes[pred[i]]}\ntrue: {classes[true[i]]}" for i in wrong.tolist()]
+    return show_images(data_iter.raw_images(wrong), titles, ncols=ncols, colors=["tab:red"] * len(wrong))  # type: ignore[attr-defined]
+
+
+def plot_kernels(weight: torch.Tensor, ncols: int = 8) -> Figure:
+    """Show the kernels of a convolution weight ``(out_channels, in_channels, kh, kw)`` (first input channel)."""
+    if not isinstance(weight, torch.Tensor) or weight.ndim != 4:
+        raise ValueError("weight must be a 4-D tensor (out_channels, in_channels, kh, kw), e.g. model.net[0].weight")
+    kernels = weight.detach().cpu()[:, 0]
+    titles = [f"kernel {i}" for i in range(len(kernels))]
+    return show_images(kernels, titles, ncols=ncols, scale=1.2)
+
+
+def plot_feature_maps(model: nn.Module, X: torch.Tensor, layer: nn.Module | None = None, ncols: int = 8) -> Figure:
+    """Show the input image and the output channels of ``layer`` (default: the first ``nn.Conv2d``).
+
+    Args:
+        model: the network.
+        X: one image as the model takes it, shape ``(1, C, H, W)`` or ``(C, H, W)``.
+        layer: the module whose output to show.
+    """
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if X.ndim == 3:
+        X = X.unsqueeze(0)
+    if X.ndim != 4 or X.shape[0] != 1:
+        raise ValueError(f"X must be one image of shape (1, C, H, W) or (C, H, W), got {tuple(X.shape)}")
+    if layer is None:
+        layer = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+        if layer is None:
+            raise ValueError("the model has no nn.Conv2d layer; pass layer=...")
+    captured: list[torch.Tensor] = []
+    handle = layer.register_forward_hook(lambda m, i, o: captured.append(o.detach().cpu()))
+    param = next(model.parameters(), None)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(X.to(param.device if param is not None else "cpu"))
+    finally:
+        handle.remove()
+        model.train(was_training)
+    maps = captured[0][0]
+    images = torch.cat([X.detach().cpu()[0, :1], maps])
+    titles = ["input"] + [f"channel {i}" for i in range(len(maps))]
+    return show_images(images, titles, ncols=ncols, scale=1.3)

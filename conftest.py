@@ -1,0 +1,47 @@
+"""Test-suite setup shared by the package tests and the notebooks (nbval).
+
+Runs every notebook in the ``smoke`` profile and points ``CNN_COURSE_DATA`` at a folder that
+holds each dataset: the real files where they are found, otherwise a small synthetic stand-in
+written in IDX format. The pytest header says which one each dataset is.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_DATA_REPORT: list[str] = []
+
+
+def _prepare_data() -> None:
+    from cnn_course.data import DataError, find_data, write_synthetic_dataset
+
+    folder = Path(tempfile.mkdtemp(prefix="cnn-course-test-data-"))
+    for name in ("MNIST", "FashionMNIST"):
+        target = folder / name / "raw"
+        try:
+            found = find_data(name, download=False)
+        except DataError:
+            write_synthetic_dataset(folder, name, train_per_class=200, test_per_class=50)
+            _DATA_REPORT.append(f"{name}: SYNTHETIC stand-in (real files not found), {target}")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(found.resolve(), target_is_directory=True)
+        _DATA_REPORT.append(f"{name}: real files from {found}")
+    os.environ["CNN_COURSE_DATA"] = str(folder)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Notebook kernels started by nbval inherit this environment.
+    os.environ.setdefault("CNN_COURSE_PROFILE", "smoke")
+    if not any(line.startswith("MNIST") for line in _DATA_REPORT):
+        _prepare_data()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"cnn_course profile: {os.environ.get('CNN_COURSE_PROFILE')}"] + [
+        f"test data {line}" for line in _DATA_REPORT
+    ]
