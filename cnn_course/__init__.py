@@ -15,6 +15,7 @@ from .plotting import (
     show_mistakes,
 )
 from .profiles import choose_settings, get_profile
+from .results import record_result
 from .shapes import ShapeError, conv_output_size, layer_shapes, pool_output_size
 from .training import (
     ChanceLevelWarning,
@@ -53,6 +54,7 @@ __all__ = [
     "plot_losses",
     "pool_output_size",
     "predict",
+    "record_result",
     "set_seed",
     "show_images",
     "show_mistakes",

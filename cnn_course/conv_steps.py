@@ -133,6 +133,14 @@ class ShapeReport:
     __str__ = text
 
 
+def _out_size(mode: str, height: int, width: int, k: int, p: int, s: int, d: int, ceil_mode: bool) -> tuple[int, int]:
+    """(OH, OW) from the shapes module, one axis at a time so messages quote plain numbers."""
+    if mode == "conv":
+        return conv_output_size(int(height), k, p, s, d), conv_output_size(int(width), k, p, s, d)  # type: ignore[return-value]
+    return (pool_output_size(int(height), k, s, p, d, ceil_mode),  # type: ignore[return-value]
+            pool_output_size(int(width), k, s, p, d, ceil_mode))
+
+
 def _formula(axis: str, size: int, k: int, p: int, s: int, d: int, ceil_mode: bool, actual: int | None) -> str:
     """``OH = floor((H + 2P - K) / S) + 1 = ...`` with the numbers of one axis filled in."""
     out, name = ("OH", "H") if axis == "height" else ("OW", "W")
@@ -217,10 +225,7 @@ def shape_report(
         error = f"nn.AvgPool2d has no dilation; set dilation=1 (got {d}) or use mode='max'"
     if error is None:
         try:
-            if mode == "conv":
-                size = conv_output_size((v["height"], v["width"]), k, p, s, d)
-            else:
-                size = pool_output_size((v["height"], v["width"]), k, s, p, d, ceil_mode)
+            size = _out_size(mode, v["height"], v["width"], k, p, s, d, ceil_mode)
         except ValueError as err:
             error = str(err)
 
@@ -260,7 +265,7 @@ _WINDOW_STYLES = (("tab:red", "-", "first window"), ("tab:orange", "--", "next w
 def draw_shape_grid(report: ShapeReport) -> Figure:
     """Draw the padded input grid with kernel windows, and the output grid (for one channel).
 
-    Gray cells are padding; red-tinted cells are input rows/columns that no window reaches
+    Gray cells are padding; hatched yellow cells are input rows/columns that no window reaches
     (the floor in the size formula drops them). The first window, the next one along the row
     and the last one are outlined, with the cells a dilated kernel reads filled in; the
     output cells they produce have the same colours.
@@ -300,7 +305,7 @@ def draw_shape_grid(report: ShapeReport) -> Figure:
             picks.append((oh - 1, ow - 1))
         windows = [(i * r.stride, j * r.stride, i, j) for i, j in picks]
 
-    colours = np.array([[0.85, 0.85, 0.85], [1.0, 1.0, 1.0], [0.97, 0.78, 0.76]])
+    colours = np.array([[0.85, 0.85, 0.85], [1.0, 1.0, 1.0], [1.0, 0.95, 0.7]])
     width_ratios = [wp, max(ow, 1) if r.ok else max(wp * 0.3, 1)]
     fig = Figure(figsize=(9, 4.2))
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": width_ratios})
@@ -316,10 +321,14 @@ def draw_shape_grid(report: ShapeReport) -> Figure:
             for b in range(r.kernel_size):
                 ax.add_patch(Rectangle((left + b * r.dilation - 0.45, top + a * r.dilation - 0.45), 0.9, 0.9,
                                        color=colour, alpha=0.25, linewidth=0))
+    dropped = np.argwhere(grid == 2)
+    for a, b in dropped:
+        ax.add_patch(Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.55", linewidth=0,
+                               label="never read (floor drops it)" if (a, b) == tuple(dropped[0]) else None))
     title = f"padded input {hp}x{wp}  (input {h}x{w}, padding {p})"
     ax.set_title(title, fontsize=10)
     if windows:
-        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.02), ncol=3, fontsize=8, frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.02), ncol=2, fontsize=8, frameon=False)
 
     out_ax = axes[1]
     if r.ok:
@@ -512,7 +521,7 @@ def window_steps(
             bias = float(bias)
         except (TypeError, ValueError):
             raise ValueError(f"bias must be a number, got {bias!r}") from None
-        oh, ow = conv_output_size(tuple(X.shape), k, padding, stride, dilation)  # type: ignore[misc]
+        oh, ow = _out_size(mode, X.shape[0], X.shape[1], k, padding, stride, dilation, False)
         fill = 0.0
     else:
         if kernel is not None:
@@ -524,7 +533,7 @@ def window_steps(
         stride = k if stride is None else _check_int(stride, "stride")
         if mode == "avg" and dilation != 1:
             raise ValueError(f"dilation must be 1 for mode='avg' (nn.AvgPool2d has none), got {dilation}")
-        oh, ow = pool_output_size(tuple(X.shape), k, stride, padding, dilation)  # type: ignore[misc]
+        oh, ow = _out_size(mode, X.shape[0], X.shape[1], k, padding, stride, dilation, False)
         fill = float("-inf") if mode == "max" else 0.0
         bias = 0.0
 

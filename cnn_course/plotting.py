@@ -113,7 +113,12 @@ class LivePlot:
         self.update(history, force=True)
 
 
-def _to_numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
+def _to_numpy_images(images: torch.Tensor | np.ndarray | Sequence) -> list[np.ndarray]:
+    if isinstance(images, (list, tuple)):
+        arrays = [np.asarray(i.detach().cpu() if isinstance(i, torch.Tensor) else i) for i in images]
+        if not all(a.ndim == 2 for a in arrays):
+            raise ValueError("a list of images must hold 2-D (H, W) images")
+        return arrays
     arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if arr.ndim == 4 and arr.shape[1] == 1:
         arr = arr[:, 0]
@@ -121,17 +126,17 @@ def _to_numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
         arr = arr[None]
     if arr.ndim != 3:
         raise ValueError(f"images must have shape (n, H, W) or (n, 1, H, W), got {tuple(arr.shape)}")
-    return arr
+    return list(arr)
 
 
 def show_images(
-    images: torch.Tensor | np.ndarray,
+    images: torch.Tensor | np.ndarray | Sequence,
     titles: Sequence[str] | None = None,
     ncols: int = 8,
     scale: float = 1.4,
     colors: Sequence[str] | None = None,
 ) -> Figure:
-    """Show grayscale images in a grid, with optional titles (English) and title colours."""
+    """Show grayscale images (an ``(n, H, W)`` tensor or a list of ``(H, W)``) in a grid, with titles."""
     arr = _to_numpy_images(images)
     if not isinstance(ncols, int) or ncols < 1:
         raise ValueError(f"ncols must be a positive int, got {ncols!r}")
@@ -232,6 +237,6 @@ def plot_feature_maps(model: nn.Module, X: torch.Tensor, layer: nn.Module | None
         handle.remove()
         model.train(was_training)
     maps = captured[0][0]
-    images = torch.cat([X.detach().cpu()[0, :1], maps])
+    images = [X.detach().cpu()[0, 0]] + list(maps)
     titles = ["input"] + [f"channel {i}" for i in range(len(maps))]
     return show_images(images, titles, ncols=ncols, scale=1.3)

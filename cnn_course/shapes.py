@@ -67,7 +67,11 @@ def _one_dim(
         raise ValueError(f"padding{axis} must be 0 or more, got {padding}")
     effective = dilation * (kernel_size - 1) + 1
     padded = size + 2 * padding
-    if effective > padded:
+    # PyTorch's rule (floor division rounds towards minus infinity, as its div_rtn does).
+    out = (padded - effective + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1  # a last window may not start inside the right padding
+    if out < 1:
         hint = (
             f"use kernel_size <= {(padded - 1) // dilation + 1}"
             if dilation > 1
@@ -80,14 +84,6 @@ def _one_dim(
             + f" but the padded input is only {size} + 2*{padding} = {padded}; "
             f"{hint}, or padding >= {need_pad}, or a larger input"
         )
-    span = padded - effective
-    if ceil_mode:
-        out = -(-span // stride) + 1
-        # PyTorch drops a last window that would start inside the right padding only.
-        if (out - 1) * stride >= size + padding:
-            out -= 1
-    else:
-        out = span // stride + 1
     return out
 
 

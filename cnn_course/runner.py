@@ -1,0 +1,396 @@
+"""Run chapter notebooks headless (no browser) and collect their results into one table.
+
+``python -m cnn_course run 03 lenet --profile smoke`` executes the notebooks with nbclient,
+saves the executed copies and writes ``results.<profile>.md`` / ``.json``. Each notebook
+reports its accuracies through :func:`cnn_course.record_result`, which appends JSON lines to
+the file named by ``$CNN_COURSE_RESULTS``; the runner sets that variable (and
+``$CNN_COURSE_PROFILE``, ``$CNN_COURSE_CHAPTER``) for the kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .profiles import ENV_VAR as PROFILE_ENV
+from .profiles import PROFILES
+from .results import RESULTS_ENV
+
+__all__ = [
+    "CHAPTER_ENV",
+    "ChapterError",
+    "NotebookRun",
+    "build_rows",
+    "default_notebooks_dir",
+    "find_chapters",
+    "read_results",
+    "render_markdown",
+    "resolve_chapters",
+    "run_chapters",
+    "run_notebook",
+]
+
+CHAPTER_ENV = "CNN_COURSE_CHAPTER"
+_NOTEBOOK_NAME = re.compile(r"^(\d+)_([A-Za-z0-9_\-]+)\.ipynb$")
+
+
+class ChapterError(ValueError):
+    """A chapter name matches no notebook, or more than one; the message lists the known chapters."""
+
+
+@dataclass
+class NotebookRun:
+    """What happened when one notebook was executed.
+
+    Attributes:
+        chapter: the notebook's stem, e.g. ``"03_lenet"``.
+        notebook: path of the notebook that was run (never modified).
+        executed: path of the executed copy (also written when the notebook failed).
+        status: ``"ok"`` or ``"failed"``.
+        error: last line of the error (``"ZeroDivisionError: division by zero"``), or ``""``.
+        wall_seconds: time from kernel start to the last cell.
+        records: the lines the notebook recorded with :func:`cnn_course.record_result`.
+    """
+
+    chapter: str
+    notebook: str
+    executed: str
+    status: str = "ok"
+    error: str = ""
+    wall_seconds: float = 0.0
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- chapters
+
+
+def default_notebooks_dir() -> Path:
+    """Return ``./notebooks`` when it exists, else the ``notebooks`` folder next to the package."""
+    here = Path.cwd() / "notebooks"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def find_chapters(notebooks_dir: str | os.PathLike) -> dict[str, Path]:
+    """Return ``{stem: path}`` of the chapter notebooks (``NN_name.ipynb``) in a folder, in order.
+
+    Raises:
+        ChapterError: when the folder does not exist.
+    """
+    folder = Path(notebooks_dir)
+    if not folder.is_dir():
+        raise ChapterError(f"the notebooks folder {folder} does not exist; give one with --notebooks DIR")
+    found = [p for p in folder.iterdir() if p.is_file() and _NOTEBOOK_NAME.match(p.name)]
+    found.sort(key=lambda p: (int(_NOTEBOOK_NAME.match(p.name).group(1)), p.name))  # type: ignore[union-attr]
+    return {p.stem: p for p in found}
+
+
+def _matches(query: str, stem: str) -> int:
+    """How well ``query`` names the notebook ``stem``: 3 exact, 2 number, 1 name prefix, 0 not at all."""
+    m = _NOTEBOOK_NAME.match(stem + ".ipynb")
+    if m is None:
+        return 0
+    number, name = m.group(1), m.group(2).lower()
+    q = query.strip().lower().removesuffix(".ipynb")
+    if q in (stem.lower(), name):
+        return 3
+    if q.isdigit():
+        return 2 if int(q) == int(number) else 0
+    return 1 if len(q) >= 2 and name.startswith(q) else 0
+
+
+def resolve_chapters(queries: Sequence[str], chapters: dict[str, Path]) -> list[str]:
+    """Turn chapter names as users type them ("03", "3", "lenet", "03_lenet") into notebook stems.
+
+    An empty ``queries`` means every chapter. Duplicates are dropped, order is kept.
+
+    Raises:
+        ChapterError: for a name that matches no chapter or several; the message lists the known ones.
+    """
+    if not chapters:
+        raise ChapterError("no chapter notebooks (named like 03_lenet.ipynb) were found")
+    if not queries:
+        return list(chapters)
+    known = ", ".join(chapters)
+    chosen: list[str] = []
+    for query in queries:
+        scores = {stem: _matches(str(query), stem) for stem in chapters}
+        best = max(scores.values())
+        hits = [stem for stem, score in scores.items() if score == best and best > 0]
+        if not hits:
+            raise ChapterError(f"unknown chapter {query!r}; known chapters: {known}")
+        if len(hits) > 1:
+            raise ChapterError(f"chapter {query!r} is ambiguous: it matches {', '.join(hits)}; known chapters: {known}")
+        if hits[0] not in chosen:
+            chosen.append(hits[0])
+    return chosen
+
+
+# --------------------------------------------------------------------------- results and table
+
+
+def read_results(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Read the JSON lines written by :func:`cnn_course.record_result` (a missing file gives ``[]``).
+
+    Lines that are not JSON objects are skipped with a warning (a notebook killed mid-write).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict):
+            warnings.warn(f"{path}:{number} is not a result line; skipped", stacklevel=2)
+            continue
+        records.append(record)
+    return records
+
+
+def _pct(value: Any) -> str:
+    return f"{100 * value:.2f} %" if isinstance(value, (int, float)) else "—"
+
+
+def _short_data(data: str) -> str:
+    """The dataset, split, size and image size of a ``describe()`` line, without batch/device/folder."""
+    return data.split(", batch ")[0] if data else "—"
+
+
+def build_rows(runs: Iterable[NotebookRun | dict[str, Any]]) -> list[dict[str, Any]]:
+    """Build one table row per chapter from notebook runs (or from bare result records).
+
+    Each row has chapter, status, error, profile, data, device, epochs, source_acc,
+    improved_acc, gain (points), source/improved seconds and img/s, notebook_seconds and
+    other_recipes. When a recipe was recorded twice, the last record wins.
+
+    Args:
+        runs: :class:`NotebookRun` objects, or plain record dicts (grouped by their ``chapter``).
+    """
+    groups: dict[str, dict[str, Any]] = {}
+    for item in runs:
+        if isinstance(item, NotebookRun):
+            group = groups.setdefault(item.chapter, {"run": item, "records": []})
+            group["run"] = item
+            group["records"].extend(item.records)
+        else:
+            groups.setdefault(str(item.get("chapter", "")), {"run": None, "records": []})["records"].append(item)
+    rows = []
+    for chapter, group in groups.items():
+        run: NotebookRun | None = group["run"]
+        by_recipe: dict[str, dict[str, Any]] = {}
+        for record in group["records"]:
+            by_recipe[str(record.get("recipe", ""))] = record
+        src, imp = by_recipe.get("source", {}), by_recipe.get("improved", {})
+        first = src or imp or next(iter(by_recipe.values()), {})
+        datas = sorted({str(r.get("data", "")) for r in (src, imp) if r})
+        gain = None
+        if isinstance(src.get("test_acc"), (int, float)) and isinstance(imp.get("test_acc"), (int, float)):
+            gain = round(100 * (imp["test_acc"] - src["test_acc"]), 2)
+        rows.append({
+            "chapter": chapter,
+            "status": run.status if run else "recorded",
+            "error": run.error if run else "",
+            "profile": first.get("profile", ""),
+            "data": " | ".join(datas) if datas else "",
+            "device": first.get("device", ""),
+            "epochs": first.get("epochs"),
+            "source_acc": src.get("test_acc"),
+            "improved_acc": imp.get("test_acc"),
+            "gain": gain,
+            "source_seconds": src.get("seconds"),
+            "improved_seconds": imp.get("seconds"),
+            "source_img_per_sec": src.get("img_per_sec"),
+            "improved_img_per_sec": imp.get("img_per_sec"),
+            "notebook_seconds": round(run.wall_seconds, 1) if run else None,
+            "other_recipes": {k: v.get("test_acc") for k, v in by_recipe.items() if k not in ("source", "improved")},
+        })
+    return rows
+
+
+def _num(value: Any, fmt: str) -> str:
+    return format(value, fmt) if isinstance(value, (int, float)) else "—"
+
+
+def render_markdown(rows: Sequence[dict[str, Any]], profile: str = "") -> str:
+    """Render table rows (from :func:`build_rows`) as Markdown, with the full data lines below."""
+    title = f"# Chapter results ({profile} profile)" if profile else "# Chapter results"
+    lines = [
+        title,
+        "",
+        "| chapter | status | profile | data | epochs | source acc | improved acc | gain (points) "
+        "| train s (source / improved) | img/s (source / improved) | device | notebook s |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for r in rows:
+        status = r["status"] if not r["error"] else f"{r['status']}: {r['error']}"
+        status = status.replace("|", "\\|")
+        gain = "—" if r["gain"] is None else f"{r['gain']:+.2f}"
+        data = " / ".join(_short_data(d) for d in r["data"].split(" | ")) if r["data"] else "—"
+        lines.append(
+            f"| {r['chapter']} | {status} | {r['profile'] or '—'} | {data} | {_num(r['epochs'], 'd')} "
+            f"| {_pct(r['source_acc'])} | {_pct(r['improved_acc'])} | {gain} "
+            f"| {_num(r['source_seconds'], '.1f')} / {_num(r['improved_seconds'], '.1f')} "
+            f"| {_num(r['source_img_per_sec'], ',.0f')} / {_num(r['improved_img_per_sec'], ',.0f')} "
+            f"| {r['device'] or '—'} | {_num(r['notebook_seconds'], '.1f')} |"
+        )
+    details = [f"- {r['chapter']}: {d}" for r in rows for d in r["data"].split(" | ") if d]
+    others = [f"- {r['chapter']}: " + ", ".join(f"{k} {_pct(v)}" for k, v in r["other_recipes"].items())
+              for r in rows if r["other_recipes"]]
+    if details:
+        lines += ["", "Test accuracy measured on:", *details]
+    if others:
+        lines += ["", "Other recipes:", *others]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def _last_line(err: BaseException) -> str:
+    """The error's one-line summary: ``ename: evalue`` for a cell error, else the exception's last line."""
+    ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
+    if ename:
+        return f"{ename}: {evalue}" if evalue else str(ename)
+    text = str(err).strip()
+    line = text.splitlines()[-1] if text else ""
+    return f"{type(err).__name__}: {line}" if line else type(err).__name__
+
+
+def run_notebook(
+    notebook: str | os.PathLike,
+    executed: str | os.PathLike,
+    *,
+    env: dict[str, str],
+    timeout: int | None = None,
+    kernel_name: str | None = None,
+) -> tuple[str, str, float]:
+    """Execute ``notebook`` in a fresh kernel and save the executed copy to ``executed``.
+
+    The kernel runs in the notebook's folder with environment ``env``. The copy is written
+    even when a cell fails (it then shows the error where it happened).
+
+    Returns:
+        ``(status, error_last_line, wall_seconds)`` with status ``"ok"`` or ``"failed"``.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = Path(notebook)
+    nb = nbformat.read(notebook, as_version=4)
+    name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=name,
+        resources={"metadata": {"path": str(notebook.parent.resolve())}},
+    )
+    start = time.perf_counter()
+    status, error = "ok", ""
+    try:
+        client.execute(env=env)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # noqa: BLE001 - every failure is reported, the other notebooks still run
+        status, error = "failed", _last_line(err)
+    seconds = time.perf_counter() - start
+    executed = Path(executed)
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, executed)
+    return status, error, seconds
+
+
+def _targets(stems: Sequence[str], out_dir: Path, profile: str) -> tuple[dict[str, Path], dict[str, Path]]:
+    notebooks = {stem: out_dir / f"{stem}.{profile}.ipynb" for stem in stems}
+    tables = {ext: out_dir / f"results.{profile}.{ext}" for ext in ("md", "json", "jsonl")}
+    return notebooks, tables
+
+
+def run_chapters(
+    stems: Sequence[str],
+    chapters: dict[str, Path],
+    *,
+    profile: str,
+    out_dir: str | os.PathLike,
+    force: bool = False,
+    timeout: int | None = None,
+    kernel_name: str | None = None,
+    log: Any = None,
+) -> tuple[list[NotebookRun], dict[str, Path]]:
+    """Execute the chosen chapters one after another and write the results table after each.
+
+    Executed copies go to ``<out_dir>/<stem>.<profile>.ipynb``; the table to
+    ``<out_dir>/results.<profile>.md`` and ``.json``; the raw records to ``.jsonl``.
+
+    Args:
+        stems: chapters to run (from :func:`resolve_chapters`).
+        chapters: ``{stem: notebook path}`` (from :func:`find_chapters`).
+        profile: ``smoke``, ``quick`` or ``full``.
+        out_dir: folder for everything written.
+        force: replace files left by an earlier run instead of refusing.
+        timeout: seconds allowed per cell (None: no limit).
+        kernel_name: Jupyter kernel; None uses the notebook's own (else ``python3``).
+        log: a text stream for progress lines (default stdout).
+
+    Returns:
+        ``(runs, paths)`` where ``paths`` maps ``"md"``, ``"json"``, ``"jsonl"`` to the files.
+
+    Raises:
+        ValueError: for an unknown profile.
+        FileExistsError: when an output file exists and ``force`` is False, or when an output
+            would replace one of the notebooks being run (refused even with ``force``).
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"profile={profile!r} is not a profile; use one of {', '.join(PROFILES)}")
+    log = log or sys.stdout
+    out = Path(out_dir)
+    nb_targets, tables = _targets(stems, out, profile)
+    sources = {chapters[s].resolve() for s in stems}
+    clash = [p for p in [*nb_targets.values(), *tables.values()] if p.resolve() in sources]
+    if clash:
+        raise FileExistsError(f"{clash[0]} is one of the notebooks being run; choose another --out folder")
+    existing = [p for p in [*nb_targets.values(), *tables.values()] if p.exists()]
+    if existing and not force:
+        listed = "\n".join(f"  {p}" for p in existing)
+        raise FileExistsError(
+            f"these files exist from an earlier run:\n{listed}\nadd --force to replace them, or give another --out folder"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    tables["jsonl"].write_text("", encoding="utf-8")
+    results_file = str(tables["jsonl"].resolve())
+    runs: list[NotebookRun] = []
+    for i, stem in enumerate(stems, start=1):
+        env = dict(os.environ)
+        env.update({PROFILE_ENV: profile, CHAPTER_ENV: stem, RESULTS_ENV: results_file})
+        print(f"[{i}/{len(stems)}] {stem} ({profile}) ...", file=log, flush=True)
+        before = len(read_results(results_file))
+        status, error, seconds = run_notebook(
+            chapters[stem], nb_targets[stem], env=env, timeout=timeout, kernel_name=kernel_name
+        )
+        records = read_results(results_file)[before:]  # notebooks run one at a time: new lines are this one's
+        run = NotebookRun(stem, str(chapters[stem]), str(nb_targets[stem]), status, error, seconds, records)
+        runs.append(run)
+        accs = ", ".join(f"{r.get('recipe')} {_pct(r.get('test_acc'))}" for r in records) or "no result recorded"
+        line = f"    {status} in {seconds:.1f} s: {accs}" + (f"\n    error: {error}" if error else "")
+        print(line, file=log, flush=True)
+        _write_tables(runs, tables, profile)
+    return runs, tables
+
+
+def _write_tables(runs: Sequence[NotebookRun], tables: dict[str, Path], profile: str) -> None:
+    rows = build_rows(runs)
+    tables["md"].write_text(render_markdown(rows, profile), encoding="utf-8")
+    payload = {"profile": profile, "rows": rows, "runs": [asdict(r) for r in runs]}
+    tables["json"].write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

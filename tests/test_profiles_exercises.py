@@ -1,0 +1,77 @@
+"""Run profiles and the self-check exercise mechanism."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import cnn_course
+from cnn_course.exercises import Exercise, check, register, solution
+from cnn_course.profiles import choose_settings, get_profile
+
+TABLE = {
+    "smoke": {"epochs": 1, "train_size": 1000},
+    "quick": {"epochs": 3, "train_size": 20000},
+    "full": {"epochs": 10, "train_size": None},
+}
+
+
+def test_profile_from_environment(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("CNN_COURSE_PROFILE", "Smoke")
+    assert get_profile() == "smoke"
+    cfg = choose_settings(TABLE)
+    assert cfg.profile == "smoke" and cfg.epochs == 1 and cfg.train_size == 1000
+    assert "profile: smoke" in capsys.readouterr().out
+    monkeypatch.delenv("CNN_COURSE_PROFILE")
+    assert get_profile() == ("full" if torch.cuda.is_available() else "quick")
+    assert choose_settings(TABLE, profile="full", verbose=False).epochs == 10
+
+
+def test_bad_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CNN_COURSE_PROFILE", "fast")
+    with pytest.raises(ValueError, match="CNN_COURSE_PROFILE='fast'.*smoke, quick, full"):
+        get_profile()
+    with pytest.raises(ValueError, match="profile='turbo'"):
+        choose_settings(TABLE, profile="turbo")
+    with pytest.raises(ValueError, match="no entry for profile"):
+        choose_settings({"smoke": {}, "quick": {}}, profile="smoke")
+    with pytest.raises(ValueError, match="same settings"):
+        choose_settings({**TABLE, "full": {"epochs": 10}}, profile="full")
+
+
+def test_exercise_feedback() -> None:
+    register(
+        Exercise(
+            key="test-1", question="conv_output_size(7, 3, stride=2)?", answer=3, solution="floor((7-3)/2)+1 = 3",
+            hints=((2.0, "forgot the +1"),),
+        ),
+        Exercise(key="test-2", question="shape?", answer=(6, 14, 14), solution="..."),
+    )
+    assert check("test-1", 3).correct and check("test-1", 3.0).correct
+    wrong = check("test-1", 2)
+    assert not wrong and "forgot the +1" in str(wrong)
+    assert "提示" in str(check("test-1", 5))
+    assert "还没有作答" in str(check("test-1", ...))
+    assert check("test-2", (6, 14, 14)) and check("test-2", torch.Size([6, 14, 14]))
+    assert not check("test-2", (6, 14)) and not check("test-2", "6, 14, 14")
+    assert "floor((7-3)/2)+1 = 3" in solution("test-1")
+    with pytest.raises(ValueError, match="unknown exercise key 'nope'"):
+        check("nope", 1)
+
+
+def test_every_registered_exercise_accepts_its_own_answer() -> None:
+    import cnn_course.exercise_bank  # noqa: F401  (registers the course's exercises)
+    from cnn_course.exercises import _REGISTRY
+
+    course = [key for key in _REGISTRY if not key.startswith("test-")]
+    for key in course:
+        item = _REGISTRY[key]
+        assert item.question and item.solution
+        assert check(key, item.answer).correct, key
+        for wrong, _hint in item.hints:
+            assert not check(key, wrong).correct, (key, wrong)
+
+
+def test_public_api_is_importable_without_side_effects() -> None:
+    for name in cnn_course.__all__:
+        assert hasattr(cnn_course, name), name
