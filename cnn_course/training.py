@@ -244,6 +244,7 @@ def train(
             pending_sizes: list[int] = []
             loss_sum, correct, seen = 0.0, torch.zeros((), device=dev), 0
             start = time.perf_counter()
+            drawing_before = live.seconds if live is not None else 0.0
             batches = iter(train_iter)
             while True:
                 batch = next(batches, None)
@@ -290,7 +291,8 @@ def train(
                     break
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
-            seconds = time.perf_counter() - start
+            # Time spent drawing the live plot is not training time.
+            seconds = time.perf_counter() - start - (live.seconds - drawing_before if live is not None else 0.0)
             bar.close()
             bar = None
             history.train_loss.append(loss_sum / max(seen, 1))

@@ -51,6 +51,11 @@ class _Shown:
         display(controls)
         self.handles = [display(Pretty(text), display_id=True), display(_png(fig), display_id=True)]
 
+    @property
+    def active(self) -> bool:
+        """True once shown in a notebook (outside one, ``display`` returns no handles)."""
+        return any(handle is not None for handle in self.handles)
+
     def update(self, text: str, fig: Figure) -> None:
         for handle, obj in zip(self.handles, (Pretty(text), _png(fig))):
             if handle is not None:
@@ -131,6 +136,8 @@ class ShapeExplorer:
     def _changed(self, change: dict) -> None:
         if change.get("owner") is self.mode:
             self._sync_enabled()
+        if not self._shown.active:
+            return
         report = self.report()
         self._shown.update(report.text(), draw_shape_grid(report))
 
@@ -218,7 +225,8 @@ class StepThrough:
         self._shown.show(self.controls, self.text(), self.figure())
 
     def _changed(self, change: dict) -> None:
-        self._shown.update(self.text(), self.figure())
+        if self._shown.active:
+            self._shown.update(self.text(), self.figure())
 
 
 def step_through(
