@@ -309,7 +309,9 @@ def _size_pair(resize: int | Sequence[int] | None) -> tuple[int, int] | None:
 class TensorLoader:
     """Batches from one split held in memory as a uint8 tensor on the training device.
 
-    Each epoch is shuffled afresh (when ``shuffle``); each batch is converted to float,
+    Each epoch is shuffled afresh (when ``shuffle``): epoch ``k`` of the loader's life uses the
+    order drawn from ``(seed, k)``, so every pass, including one made only to look at a batch,
+    moves to the next order; make a new loader to start again. Each batch is converted to float,
     resized (bilinear, as torchvision's ``Resize`` on tensors) and normalised on the fly.
     Iterating yields ``(X, y)`` with ``X`` of shape ``(B, 1, H, W)``.
     """
@@ -515,14 +517,18 @@ def torchvision_dataset(name: str, train: bool, transform=None, root: str | os.P
     tv_root = cache_dir() / "torchvision"
     raw = tv_root / info.name / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    for pair in FILES.values():
-        for stem in pair:
-            src, dst = _file_in(folder, stem), raw / stem
+    # The copy is valid only for the exact source files it was made from.
+    sources = [_file_in(folder, stem) for pair in FILES.values() for stem in pair]
+    stamp = "\n".join(f"{p.resolve()} {p.stat().st_size} {p.stat().st_mtime_ns}" for p in sources if p)
+    stamp_file = raw / "SOURCE"
+    if not stamp_file.is_file() or stamp_file.read_text() != stamp:
+        for src in sources:
             assert src is not None
-            if not dst.is_file() or dst.stat().st_mtime_ns < src.stat().st_mtime_ns:
-                tmp = dst.with_suffix(".partial")
-                tmp.write_bytes(_open_bytes(src))
-                os.replace(tmp, dst)
+            dst = raw / src.name.removesuffix(".gz")
+            tmp = dst.with_suffix(".partial")
+            tmp.write_bytes(_open_bytes(src))
+            os.replace(tmp, dst)
+        stamp_file.write_text(stamp)
     return getattr(datasets, info.name)(root=str(tv_root), train=train, download=False, transform=transform)
 
 

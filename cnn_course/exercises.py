@@ -41,7 +41,7 @@ class Exercise:
         solution: worked solution shown by :func:`solution`.
         hints: hint for a known wrong answer, as ``(wrong_answer, hint)`` pairs.
         default_hint: hint for any other wrong answer.
-        tolerance: relative tolerance for float answers.
+        tolerance: relative tolerance for float answers (int answers must match exactly).
         checker: optional ``f(answer) -> bool`` replacing the equality test.
     """
 
@@ -63,6 +63,8 @@ class Exercise:
                 value = float(given)
             except (TypeError, ValueError):
                 return False
+            if isinstance(expected, int):  # counts and sizes must be exact
+                return value == expected
             return math.isclose(value, float(expected), rel_tol=self.tolerance, abs_tol=1e-9)
         if isinstance(expected, str):
             return isinstance(given, str) and given.strip().lower() == expected.strip().lower()

@@ -153,7 +153,9 @@ def show_images(
     n = len(arr)
     ncols = min(ncols, max(n, 1))
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, scale * nrows * 1.15), squeeze=False)
+    lines = max((str(t).count("\n") + 1 for t in titles), default=0) if titles is not None else 0
+    row_height = scale * (1.0 + 0.18 * lines)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols, row_height * nrows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:

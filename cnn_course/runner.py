@@ -57,6 +57,7 @@ class NotebookRun:
         error: last line of the error (``"ZeroDivisionError: division by zero"``), or ``""``.
         wall_seconds: time from kernel start to the last cell.
         records: the lines the notebook recorded with :func:`cnn_course.record_result`.
+        profile: the profile the runner asked for.
     """
 
     chapter: str
@@ -66,6 +67,7 @@ class NotebookRun:
     error: str = ""
     wall_seconds: float = 0.0
     records: list[dict[str, Any]] = field(default_factory=list)
+    profile: str = ""
 
 
 # --------------------------------------------------------------------------- chapters
@@ -203,7 +205,7 @@ def build_rows(runs: Iterable[NotebookRun | dict[str, Any]]) -> list[dict[str, A
             "chapter": chapter,
             "status": run.status if run else "recorded",
             "error": run.error if run else "",
-            "profile": first.get("profile", ""),
+            "profile": first.get("profile") or (run.profile if run else ""),
             "data": " | ".join(datas) if datas else "",
             "device": first.get("device", ""),
             "epochs": first.get("epochs"),
@@ -380,7 +382,7 @@ def run_chapters(
             chapters[stem], nb_targets[stem], env=env, timeout=timeout, kernel_name=kernel_name
         )
         records = read_results(results_file)[before:]  # notebooks run one at a time: new lines are this one's
-        run = NotebookRun(stem, str(chapters[stem]), str(nb_targets[stem]), status, error, seconds, records)
+        run = NotebookRun(stem, str(chapters[stem]), str(nb_targets[stem]), status, error, seconds, records, profile)
         runs.append(run)
         accs = ", ".join(f"{r.get('recipe')} {_pct(r.get('test_acc'))}" for r in records) or "no result recorded"
         line = f"    {status} in {seconds:.1f} s: {accs}" + (f"\n    error: {error}" if error else "")

@@ -235,3 +235,11 @@ def test_gzip_of_decompressed_files_equal(isolated: Path) -> None:
         os.remove(gz)
     train_iter, _ = load_data("MNIST", 8, root=isolated / "d", device="cpu")
     assert train_iter.num_examples == 10
+
+
+def test_torchvision_copy_follows_its_source(isolated: Path) -> None:
+    write_synthetic_dataset(isolated / "a", "MNIST", train_per_class=2, test_per_class=1, seed=1)
+    write_synthetic_dataset(isolated / "b", "MNIST", train_per_class=3, test_per_class=1, seed=2)
+    assert len(cdata.torchvision_dataset("MNIST", train=True, root=isolated / "b")) == 30
+    assert len(cdata.torchvision_dataset("MNIST", train=True, root=isolated / "a")) == 20
+    assert len(cdata.torchvision_dataset("MNIST", train=True, root=isolated / "b")) == 30
