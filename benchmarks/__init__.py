@@ -1,0 +1,1 @@
+"""Benchmarks of the course's training pipelines (run the scripts; nothing here runs on import)."""
