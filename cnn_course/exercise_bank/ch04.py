@@ -65,7 +65,6 @@ register(
             (10_497, "全连接层的权重是 in_features × out_features 个,不是相加。"),
         ),
         default_hint="参数量 = in_features × out_features + out_features。",
-        tolerance=0.0,  # the default relative tolerance (1e-3) would accept 26,214,400 (bias forgotten)
     ),
     Exercise(
         key="04-4",
