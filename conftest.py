@@ -8,18 +8,21 @@ written in IDX format. The pytest header says which one each dataset is.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 _DATA_REPORT: list[str] = []
+_DATA_DIRS: list[Path] = []
 
 
 def _prepare_data() -> None:
     from cnn_course.data import DataError, find_data, write_synthetic_dataset
 
     folder = Path(tempfile.mkdtemp(prefix="cnn-course-test-data-"))
+    _DATA_DIRS.append(folder)
     for name in ("MNIST", "FashionMNIST"):
         target = folder / name / "raw"
         try:
@@ -45,3 +48,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"cnn_course profile: {os.environ.get('CNN_COURSE_PROFILE')}"] + [
         f"test data {line}" for line in _DATA_REPORT
     ]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for folder in _DATA_DIRS:
+        shutil.rmtree(folder, ignore_errors=True)
