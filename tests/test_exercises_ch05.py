@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnn_course.exercises import _get, check, exercise, solution
-
-KEYS = ["05-1", "05-2", "05-3", "05-4"]
+from cnn_course.exercises import _get, check
 
 
 def n_params(*layers: nn.Module) -> int:
     return sum(p.numel() for layer in layers for p in layer.parameters())
-
-
-@pytest.mark.parametrize("key", KEYS)
-def test_each_exercise_accepts_its_answer_and_has_hints(key: str) -> None:
-    item = _get(key)
-    assert check(key, item.answer).correct
-    assert not check(key, ...).correct and "还没有作答" in check(key, ...).message
-    assert exercise(key) == item.question and repr(item.answer) in solution(key)
-    assert len(item.hints) >= 3
-    for wrong, hint in item.hints:
-        feedback = check(key, wrong)
-        assert not feedback.correct and hint in feedback.message
-    assert not check(key, 123456789).correct
 
 
 def test_inception_output_shape_agrees_with_torch() -> None:

@@ -59,17 +59,31 @@ def test_exercise_feedback() -> None:
         check("nope", 1)
 
 
-def test_every_registered_exercise_accepts_its_own_answer() -> None:
-    import cnn_course.exercise_bank  # noqa: F401  (registers the course's exercises)
-    from cnn_course.exercises import _REGISTRY
+import cnn_course.exercise_bank  # noqa: E402,F401  (registers the course's exercises)
+from cnn_course.exercises import _REGISTRY, exercise  # noqa: E402
 
-    course = [key for key in _REGISTRY if not key.startswith("test-")]
-    for key in course:
-        item = _REGISTRY[key]
-        assert item.question and item.solution
-        assert check(key, item.answer).correct, key
-        for wrong, _hint in item.hints:
-            assert not check(key, wrong).correct, (key, wrong)
+COURSE_KEYS = sorted(key for key in _REGISTRY if not key.startswith("test-"))
+
+
+def test_every_chapter_has_at_least_three_exercises() -> None:
+    chapters = {key.split("-")[0] for key in COURSE_KEYS}
+    assert chapters == {"01", "02", "03", "04", "05", "06"}
+    for chapter in chapters:
+        assert sum(key.startswith(chapter + "-") for key in COURSE_KEYS) >= 3, chapter
+
+
+@pytest.mark.parametrize("key", COURSE_KEYS)
+def test_each_exercise_accepts_its_answer_and_has_hints(key: str) -> None:
+    item = _REGISTRY[key]
+    assert item.question and item.solution
+    assert check(key, item.answer).correct
+    assert not check(key, ...).correct and "还没有作答" in check(key, ...).message
+    assert exercise(key) == item.question and repr(item.answer) in solution(key)
+    assert len(item.hints) >= 3
+    for wrong, hint in item.hints:
+        feedback = check(key, wrong)
+        assert not feedback.correct and hint in feedback.message
+    assert not check(key, 123456789).correct
 
 
 def test_public_api_is_importable_without_side_effects() -> None:
