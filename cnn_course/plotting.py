@@ -7,20 +7,20 @@ in a notebook it appears at the end of the cell (end the line with ``;`` to avoi
 
 from __future__ import annotations
 
-import io
-import time
 from typing import Iterable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
-from .training import History, predict
+from .evaluation import predict
+from .history import History
 
 __all__ = [
-    "LivePlot",
+    "draw_history",
     "plot_confusion_matrix",
     "plot_feature_maps",
     "plot_kernels",
@@ -29,96 +29,87 @@ __all__ = [
     "show_mistakes",
 ]
 
+#: Size of the training-history figure, shared by :func:`plot_losses` and the live plot.
+HISTORY_FIGSIZE = (10, 3.6)
 
-def _smooth(values: Sequence[float], window: int) -> np.ndarray:
-    arr = np.asarray(values, dtype=float)
-    if window <= 1 or len(arr) < window:
-        return arr
+
+def _smooth(values: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1 or len(values) < window:
+        return values
     kernel = np.ones(window) / window
-    return np.convolve(arr, kernel, mode="valid")
+    return np.convolve(values, kernel, mode="valid")
 
 
-def _draw_history(fig: Figure, history: History, total_steps: int | None = None) -> None:
+def draw_history(fig: Figure, history: History) -> None:
+    """Draw ``history`` on ``fig``: per-step loss (left) and per-epoch accuracy (right).
+
+    This one function draws both the live plot during training and :func:`plot_losses`
+    afterwards, so the two always look the same. The loss axis spans all planned steps, so
+    an unfinished run shows where it stopped; a divergence is marked with a red cross.
+    """
     fig.clear()
     ax_loss, ax_acc = fig.subplots(1, 2)
-    losses = history.step_losses
+    losses = np.asarray(history.step_losses, dtype=float)
+    finite = np.isfinite(losses)
+    shown = np.where(finite, losses, np.nan)  # NaN leaves a gap; inf would wreck the axis
     steps = np.arange(1, len(losses) + 1)
-    ax_loss.plot(steps, losses, color="tab:blue", alpha=0.3, linewidth=0.8, label="batch loss")
+    ax_loss.plot(steps, shown, color="tab:blue", alpha=0.3, linewidth=0.8, label="batch loss")
     window = max(1, history.steps_per_epoch // 10) if history.steps_per_epoch else 1
-    smooth = _smooth(losses, window)
+    smooth = _smooth(shown, window)
     if len(smooth) and len(smooth) < len(losses):
         ax_loss.plot(steps[window - 1:], smooth, color="tab:blue", label=f"mean of {window}")
+    if not finite.all():
+        first_bad = int(np.argmin(finite))
+        top = np.nanmax(shown) if finite.any() else 1.0
+        ax_loss.plot([first_bad + 1], [top], "x", color="tab:red", markersize=10, label="loss not finite")
+    if history.unfinished_epoch is not None and history.steps_per_epoch:
+        start = (history.unfinished_epoch - 1) * history.steps_per_epoch
+        ax_loss.axvline(start, color="gray", linestyle=":", linewidth=1,
+                        label=f"epoch {history.unfinished_epoch} (unfinished)")
+    total_steps = history.steps_per_epoch * history.epochs_planned
+    if total_steps >= len(losses) and total_steps > 0:
+        ax_loss.set_xlim(0, total_steps)
+    if finite.any() and np.nanmax(shown) > 100 * max(float(np.nanmedian(shown)), 1.0):
+        ax_loss.set_yscale("log")  # a loss that exploded before it diverged would flatten the rest
     ax_loss.set_xlabel("step (mini-batch)")
     ax_loss.set_ylabel("training loss")
-    if total_steps:
-        ax_loss.set_xlim(0, total_steps)
     ax_loss.grid(alpha=0.3)
-    ax_loss.legend(loc="upper right")
+    if len(losses):
+        ax_loss.legend(loc="upper right")
     epochs = np.arange(1, history.epochs + 1)
     if history.epochs:
         ax_acc.plot(epochs, 100 * np.asarray(history.train_acc), "o-", label="train")
         if history.test_acc:
             ax_acc.plot(epochs, 100 * np.asarray(history.test_acc), "s-", label="test")
         ax_acc.legend(loc="lower right")
+    if history.epochs_planned:
+        ax_acc.set_xlim(0.5, max(history.epochs_planned, history.epochs) + 0.5)
+    ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.grid(alpha=0.3)
     title = f"{history.epochs} epoch(s) on {history.device}"
     if history.final_test_acc is not None:
         title += f", test accuracy {100 * history.final_test_acc:.2f} %"
+    if history.stop_reason:
+        title += f" ({history.stop_reason})"
     fig.suptitle(title)
     fig.tight_layout()
 
 
 def plot_losses(history: History) -> Figure:
-    """Plot the per-step training loss and the per-epoch train/test accuracy of ``history``."""
+    """Plot the per-step training loss and the per-epoch train/test accuracy of ``history``.
+
+    Works on any history: finished, interrupted or diverged (see :func:`draw_history`).
+
+    Raises:
+        ValueError: when ``history`` is not a :class:`History`.
+    """
     if not isinstance(history, History):
         raise ValueError(f"history must be the History returned by cnn_course.train, got {type(history).__name__}")
-    fig = plt.figure(figsize=(10, 3.6))
-    _draw_history(fig, history)
+    fig = plt.figure(figsize=HISTORY_FIGSIZE)
+    draw_history(fig, history)
     return fig
-
-
-class LivePlot:
-    """A loss curve that redraws in place while training runs in a notebook.
-
-    It redraws at most every ``every_seconds`` and never spends more than about a tenth of the
-    time on drawing; ``seconds`` is the drawing time so far, which :func:`train` leaves out of img/s.
-    """
-
-    def __init__(self, total_steps: int | None = None, every_seconds: float = 1.0) -> None:
-        from IPython.display import display
-
-        self.total_steps = total_steps
-        self.every_seconds = every_seconds
-        self.fig = Figure(figsize=(10, 3.6))  # not a pyplot figure: nothing is shown twice
-        self.last = 0.0
-        self.seconds = 0.0
-        self.draw_seconds = 0.0
-        self.handle = display(self._image(), display_id=True)
-
-    def _image(self):
-        from IPython.display import Image
-
-        buffer = io.BytesIO()
-        self.fig.savefig(buffer, format="png", dpi=80)
-        return Image(data=buffer.getvalue(), format="png")
-
-    def update(self, history: History, force: bool = False) -> None:
-        """Redraw from ``history`` if a second has passed (or ``force``)."""
-        now = time.perf_counter()
-        if not force and now - self.last < max(self.every_seconds, 10 * self.draw_seconds):
-            return
-        _draw_history(self.fig, history, self.total_steps)
-        if self.handle is not None:
-            self.handle.update(self._image())
-        self.last = time.perf_counter()
-        self.draw_seconds = self.last - now
-        self.seconds += self.draw_seconds
-
-    def close(self, history: History) -> None:
-        """Draw the final state."""
-        self.update(history, force=True)
 
 
 def _to_numpy_images(images: torch.Tensor | np.ndarray | Sequence) -> list[np.ndarray]:
@@ -193,7 +184,7 @@ def show_mistakes(
 ) -> Figure:
     """Show up to ``n`` misclassified images of ``data_iter`` with predicted and true labels.
 
-    ``data_iter`` must be a :class:`cnn_course.data.TensorLoader` without shuffling (a test iterator).
+    ``data_iter`` must be a :class:`cnn_course.TensorLoader` without shuffling (a test iterator).
     """
     if getattr(data_iter, "shuffle", True) or not hasattr(data_iter, "raw_images"):
         raise ValueError("data_iter must be an unshuffled iterator from cnn_course.load_data (the test_iter)")

@@ -1,4 +1,4 @@
-"""Training on tiny synthetic problems: learning, divergence, chance level, interruption, evaluation."""
+"""Training on tiny synthetic problems: learning, options, bad inputs, interrupts, divergence, evaluation."""
 
 from __future__ import annotations
 
@@ -6,24 +6,23 @@ import json
 import math
 from pathlib import Path
 
-import matplotlib
+import pytest
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
+import cnn_course
+from cnn_course import ChanceLevelWarning, History, ShapeError, TrainingDiverged, train
+from cnn_course import load_data
+from cnn_course.callbacks import Callback
+from tests.synthetic import write_synthetic_dataset
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-import cnn_course  # noqa: E402
-from cnn_course import ChanceLevelWarning, History, TrainingDiverged, train  # noqa: E402
-from cnn_course.data import load_data, write_synthetic_dataset  # noqa: E402
+QUIET = dict(device="cpu", progress=False, live_plot=False, verbose=False)
 
 
 class Batches:
     """A list of (X, y) batches with the length protocol and optional class names."""
 
-    def __init__(self, batches: list[tuple[torch.Tensor, torch.Tensor]], classes: list[str] | None = None) -> None:
+    def __init__(self, batches: list, classes: list[str] | None = None) -> None:
         self.batches = batches
         if classes is not None:
             self.classes = classes
@@ -46,22 +45,47 @@ def blobs(n_batches: int = 8, batch: int = 32, seed: int = 0) -> Batches:
     return Batches(out, ["a", "b"])
 
 
-def mlp() -> nn.Module:
-    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+def mlp(outputs: int = 2) -> nn.Module:
+    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, outputs))
+
+
+def lenet() -> nn.Module:
+    """LeNet-5 for 28x28 images: its first linear layer expects 16 x 5 x 5 = 400 features."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Sigmoid(),
+        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(), nn.Linear(120, 10),
+    )
+
+
+def assert_consistent(history: History) -> None:
+    """Every per-epoch list holds one entry per completed epoch."""
+    lengths = {len(history.train_loss), len(history.train_acc), len(history.epoch_seconds), len(history.img_per_sec)}
+    assert lengths == {history.epochs}
+    assert len(history.test_acc) in (0, history.epochs)
 
 
 def test_loss_falls_and_history_is_complete() -> None:
     torch.manual_seed(0)
-    data = blobs()
-    history = train(mlp(), data, blobs(seed=1), epochs=3, lr=0.1, device="cpu", progress=False, verbose=False)
+    history = train(mlp(), blobs(), blobs(seed=1), epochs=3, lr=0.1, **QUIET)
     assert isinstance(history, History)
-    assert len(history.step_losses) == 24 and history.steps_per_epoch == 8
+    assert len(history.step_losses) == 24 and history.steps_per_epoch == 8 and history.epochs_planned == 3
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
-    assert history.test_acc[-1] > 0.95 and len(history.train_acc) == 3
-    assert len(history.epoch_seconds) == 3 and all(r > 0 for r in history.img_per_sec)
-    assert history.device == "cpu" and not history.interrupted
+    assert history.test_acc[-1] > 0.95 and history.epochs == 3
+    assert_consistent(history)
+    assert all(r > 0 for r in history.img_per_sec)
+    assert history.device == "cpu" and history.precision == "fp32"
+    assert history.completed and not history.interrupted and history.unfinished_epoch is None
     assert "3 epochs" in history.summary() and "test acc" in history.summary()
-    json.dumps(history.to_dict())
+    json.dumps(history.to_dict(), allow_nan=False)
+
+
+def test_epoch_lines_go_to_stdout_and_nothing_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    torch.manual_seed(0)
+    train(mlp(), blobs(), None, epochs=2, lr=0.1, device="cpu")  # progress and live plot left on
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0].startswith("epoch 1/2: train loss")
+    assert len(captured.out.splitlines()) == 2
+    assert captured.err == ""  # no terminal and no notebook: no progress bar anywhere
 
 
 def test_cnn_learns_synthetic_images(tmp_path: Path) -> None:
@@ -73,8 +97,8 @@ def test_cnn_learns_synthetic_images(tmp_path: Path) -> None:
     )
     before = cnn_course.evaluate(model, test_iter)
     history = train(
-        model, train_iter, test_iter, epochs=4, device="cpu", progress=False, verbose=False,
-        optimizer=torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9), scheduler="cosine",
+        model, train_iter, test_iter, epochs=4, scheduler="cosine", channels_last=True,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9), **QUIET,
     )
     assert history.train_loss[-1] < history.train_loss[0]
     assert history.final_test_acc > max(0.5, before + 0.3)
@@ -82,69 +106,232 @@ def test_cnn_learns_synthetic_images(tmp_path: Path) -> None:
 
 def test_nan_loss_stops_with_advice() -> None:
     torch.manual_seed(0)
-    data = blobs(n_batches=20)
     with pytest.raises(TrainingDiverged) as info:
-        train(mlp(), data, None, epochs=5, lr=1e6, device="cpu", progress=False, verbose=False)
+        train(mlp(), blobs(n_batches=20), blobs(seed=1), epochs=5, lr=1e6, **QUIET)
     message = str(info.value)
-    assert "diverged" in message and "try lr=" in message
-    assert info.value.history.step_losses and not math.isfinite(info.value.history.step_losses[-1])
+    assert "diverged" in message and "lr=100000" in message and "clip_grad_norm=" in message
+    history = info.value.history
+    assert history.diverged and history.unfinished_epoch == 1 and history.epochs == 0
+    assert not math.isfinite(history.step_losses[-1])
+    assert_consistent(history)
+    assert "diverged in epoch 1" in history.summary()
+    json.dumps(history.to_dict(), allow_nan=False)  # the NaN loss becomes null
 
 
-def test_chance_level_warns() -> None:
+def test_chance_level_warns_with_remedies() -> None:
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     noise = Batches([(torch.randn(64, 2, generator=g), torch.randint(0, 10, (64,), generator=g)) for _ in range(4)])
     model = nn.Sequential(nn.Linear(2, 10))
     nn.init.zeros_(model[0].weight)
     nn.init.zeros_(model[0].bias)
-    with pytest.warns(ChanceLevelWarning, match=r"chance level \(ln 10 = 2.303\).*seed.*learning rate"):
-        history = train(model, noise, None, epochs=1, lr=1e-6, device="cpu", progress=False, verbose=False)
+    with pytest.warns(ChanceLevelWarning, match=r"chance level \(ln 10 = 2.303\).*seed.*learning rate") as record:
+        history = train(model, noise, None, epochs=1, lr=1e-6, **QUIET)
+    message = str(record[0].message)
+    assert "scheduler='onecycle'" in message and "clip_grad_norm=" in message
+    assert "can make other networks diverge" in message  # He init is offered with its caveat, not prescribed
     assert history.notes and "chance level" in history.notes[0]
 
 
 def test_no_chance_warning_when_learning(recwarn: pytest.WarningsRecorder) -> None:
     torch.manual_seed(0)
-    train(mlp(), blobs(), None, epochs=1, lr=0.1, device="cpu", progress=False, verbose=False)
+    train(mlp(), blobs(), None, epochs=1, lr=0.1, **QUIET)
     assert not [w for w in recwarn if issubclass(w.category, ChanceLevelWarning)]
 
 
 class Interrupting(Batches):
-    """Raises KeyboardInterrupt (as Ctrl-C or the notebook's stop button would) after some batches."""
+    """Raises KeyboardInterrupt (as Ctrl-C or the stop button would) when batch number ``stop_at`` is due.
 
-    def __init__(self, batches, stop_after: int) -> None:
+    Batches are counted over all passes, so ``stop_at`` can fall in any epoch.
+    """
+
+    def __init__(self, batches, stop_at: int) -> None:
         super().__init__(batches)
-        self.stop_after = stop_after
+        self.stop_at = stop_at
+        self.served = 0
 
     def __iter__(self):
-        for i, batch in enumerate(self.batches):
-            if i == self.stop_after:
+        for batch in self.batches:
+            if self.served == self.stop_at:
                 raise KeyboardInterrupt
+            self.served += 1
             yield batch
 
 
-def test_interrupt_returns_history_and_keeps_model(capsys: pytest.CaptureFixture[str]) -> None:
+def test_interrupt_during_training_marks_the_epoch(capsys: pytest.CaptureFixture[str]) -> None:
     torch.manual_seed(0)
     model = mlp()
     before = [p.detach().clone() for p in model.parameters()]
-    data = Interrupting(blobs(n_batches=10).batches, stop_after=6)
-    history = train(model, data, None, epochs=3, lr=0.1, device="cpu", progress=False, verbose=False)
-    assert history.interrupted and history.epochs == 0
-    assert len(history.step_losses) == 6
+    data = Interrupting(blobs(n_batches=10).batches, stop_at=14)  # epoch 1 complete, 4 steps into epoch 2
+    history = train(model, data, blobs(seed=1), epochs=3, lr=0.1, **QUIET)
+    assert history.interrupted and history.epochs == 1 and history.unfinished_epoch == 2
+    assert len(history.step_losses) == 14 and len(history.test_acc) == 1
+    assert_consistent(history)
+    assert not history.completed and "interrupted in epoch 2" in history.summary()
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
-    assert "interrupted" in capsys.readouterr().out
+    assert "interrupted while training epoch 2" in capsys.readouterr().out
+
+
+def test_interrupt_during_evaluation_keeps_history_consistent(capsys: pytest.CaptureFixture[str]) -> None:
+    torch.manual_seed(0)
+    model = mlp()
+    test_iter = Interrupting(blobs(n_batches=3, seed=1).batches, stop_at=4)  # the 2nd evaluation is cut
+    history = train(model, blobs(), test_iter, epochs=3, lr=0.1, **QUIET)
+    assert history.interrupted and history.epochs == 1 and history.unfinished_epoch == 2
+    assert len(history.step_losses) == 16  # epoch 2 trained fully before its evaluation was stopped
+    assert len(history.test_acc) == 1
+    assert_consistent(history)
+    assert model.training  # evaluation put it back in training mode
+    assert "interrupted while evaluating epoch 2" in capsys.readouterr().out
+
+
+def test_interrupt_keeps_losses_not_yet_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On a GPU losses are read every 25 steps; make the CPU do the same to provoke that path.
+    monkeypatch.setitem(cnn_course.training.LOSS_READ_INTERVAL, "cpu", 25)
+    torch.manual_seed(0)
+    history = train(mlp(), Interrupting(blobs(n_batches=10).batches, stop_at=6), None, epochs=1, lr=0.1, **QUIET)
+    assert history.interrupted and len(history.step_losses) == 6
+    assert all(math.isfinite(v) for v in history.step_losses)
+
+
+def test_callbacks_see_every_stage_even_after_interrupt() -> None:
+    seen: list[str] = []
+
+    class Recorder(Callback):
+        def on_train_begin(self, history: History) -> None:
+            seen.append("begin")
+
+        def on_epoch_end(self, history: History) -> None:
+            seen.append(f"epoch {history.epochs}")
+
+        def on_train_end(self, history: History) -> None:
+            seen.append("end")
+
+    data = Interrupting(blobs(n_batches=4).batches, stop_at=6)
+    train(mlp(), data, None, epochs=3, lr=0.1, callbacks=[Recorder()], **QUIET)
+    assert seen == ["begin", "epoch 1", "end"]
+
+
+class Unrepeatable(Batches):
+    """Yields its batches on the first pass only, like a stream that was used up."""
+
+    def __init__(self, batches) -> None:
+        super().__init__(batches)
+        self.passes = 0
+
+    def __len__(self) -> int:  # claims a length, as a careless wrapper might
+        return len(self.batches)
+
+    def __iter__(self):
+        self.passes += 1
+        return iter(self.batches if self.passes == 1 else [])
+
+
+def test_empty_and_exhausted_iterators_are_errors() -> None:
+    with pytest.raises(ValueError, match="train_iter is empty"):
+        train(mlp(), Batches([]), None, epochs=1, lr=0.1, **QUIET)
+    with pytest.raises(ValueError, match="train_iter yielded no batch in epoch 1"):
+        train(mlp(), (b for b in []), None, epochs=1, lr=0.1, **QUIET)
+    with pytest.raises(ValueError, match="one-shot iterator .* needed 2 times"):
+        train(mlp(), (b for b in blobs().batches), None, epochs=2, lr=0.1, **QUIET)
+    with pytest.raises(ValueError, match="test_iter is a one-shot iterator"):
+        train(mlp(), blobs(), iter(blobs().batches), epochs=2, lr=0.1, **QUIET)
+    with pytest.raises(ValueError, match="yielded no batch in epoch 2.*read only once"):
+        train(mlp(), Unrepeatable(blobs().batches), None, epochs=2, lr=0.1, **QUIET)
+
+
+def test_one_pass_over_a_generator_is_fine() -> None:
+    torch.manual_seed(0)
+    history = train(mlp(), (b for b in blobs().batches), None, epochs=1, lr=0.1, **QUIET)
+    assert history.epochs == 1 and history.steps_per_epoch == 8
+
+
+def test_batches_without_labels_are_explained() -> None:
+    images_only = Batches([X for X, _ in blobs().batches])
+    with pytest.raises(ValueError, match=r"must be a pair \(X, y\).*shape \(32, 2\).*without labels"):
+        train(mlp(), images_only, None, epochs=1, lr=0.1, **QUIET)
+
+
+def test_too_few_outputs_for_the_labels() -> None:
+    data = Batches([(torch.randn(8, 2), torch.arange(8) % 5)])
+    with pytest.raises(ValueError, match=r"gives 2 scores per image.*labels up to 4.*nn.Linear\(\.\.\., 5\)"):
+        train(mlp(outputs=2), data, None, epochs=1, lr=0.1, **QUIET)
+
+
+def test_model_built_for_another_image_size_names_the_layer() -> None:
+    data = Batches([(torch.randn(4, 1, 32, 32), torch.arange(4))])
+    with pytest.raises(ShapeError, match=r"train_iter \(shape \(1, 32, 32\).*layer '7'.*in_features=400"):
+        train(lenet(), data, None, epochs=1, lr=0.1, **QUIET)
+    with pytest.raises(ShapeError, match=r"data_iter.*in_features=400"):
+        cnn_course.evaluate(lenet(), data)
+
+
+class RecordingSGD(torch.optim.SGD):
+    """Plain SGD that records the norm of the whole gradient it is asked to apply."""
+
+    def __init__(self, params, **kwargs) -> None:
+        super().__init__(params, **kwargs)
+        self.norms: list[float] = []
+
+    def step(self, closure=None):
+        grads = [p.grad for group in self.param_groups for p in group["params"] if p.grad is not None]
+        self.norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+        return super().step(closure)
+
+
+def test_clip_grad_norm_bounds_the_gradient() -> None:
+    norms = {}
+    for clip in (None, 0.05):
+        torch.manual_seed(0)
+        model = mlp()
+        optimizer = RecordingSGD(model.parameters(), lr=0.1)
+        train(model, blobs(), None, epochs=1, optimizer=optimizer, clip_grad_norm=clip, **QUIET)
+        norms[clip] = optimizer.norms
+    assert max(norms[None]) > 0.05  # without clipping the gradient is longer than the bound
+    assert max(norms[0.05]) <= 0.05 * (1 + 1e-4)
+
+
+@pytest.mark.skipif(not cnn_course.bf16_supported("cpu"),
+                    reason="this CPU has no native bfloat16 (AVX512-BF16 / AMX), so train falls back to fp32")
+def test_bf16_on_cpu_computes_in_bf16_and_learns() -> None:
+    torch.manual_seed(0)
+    model = mlp()
+    dtypes: set[torch.dtype] = set()
+    model[0].register_forward_hook(lambda m, i, out: dtypes.add(out.dtype))
+    history = train(model, blobs(), blobs(seed=1), epochs=3, lr=0.1, precision="bf16", **QUIET)
+    assert history.precision == "bf16" and torch.bfloat16 in dtypes
+    assert model[0].weight.dtype == torch.float32  # the weights stay fp32: mixed precision
+    assert history.final_test_acc > 0.95
+
+
+def test_precision_falls_back_with_a_notice(capsys: pytest.CaptureFixture[str]) -> None:
+    history = train(mlp(), blobs(1), None, epochs=1, lr=0.1, precision="fp16", **QUIET)
+    assert history.precision == "fp32"
+    assert "Training in fp32" in capsys.readouterr().out and history.notes
+
+
+def test_auto_precision_matches_detection() -> None:
+    history = train(mlp(), blobs(1), None, epochs=1, lr=0.1, precision="auto", **QUIET)
+    assert history.precision == ("bf16" if cnn_course.bf16_supported("cpu") else "fp32")
 
 
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(epochs=0, lr=0.1), "epochs must be a positive int"),
-        (dict(epochs=1.5, lr=0.1), "epochs"),
-        (dict(epochs=1, lr=-1), "lr must be a positive number"),
+        (dict(epochs=0, lr=0.1), "epochs must be a whole number, at least 1, got 0"),
+        (dict(epochs=1.5, lr=0.1), r"epochs must be a whole number, at least 1, got 1.5 \(not a whole number\)"),
+        (dict(epochs=1, lr=-1), "lr must be a positive number such as 0.1, got -1"),
         (dict(epochs=1, lr=float("nan")), "lr must be a positive number"),
         (dict(epochs=1), "give lr"),
         (dict(epochs=1, lr=0.1, optimizer="adam"), "optimizer must be a torch.optim.Optimizer"),
         (dict(epochs=1, lr=0.1, device="gpu0"), "device='gpu0'"),
         (dict(epochs=1, lr=0.1, scheduler="step"), "scheduler='step' is unknown"),
+        (dict(epochs=1, lr=0.1, clip_grad_norm=0), "clip_grad_norm must be None .* or a positive number"),
+        (dict(epochs=1, lr=0.1, clip_grad_norm=True), "clip_grad_norm"),
+        (dict(epochs=1, lr=0.1, precision="half"), "precision must be one of 'fp32', 'bf16', 'fp16', 'auto', got 'half'"),
+        (dict(epochs=1, lr=0.1, channels_last="yes"), "channels_last must be True or False"),
+        (dict(epochs=1, lr=0.1, callbacks=[print]), "callbacks must hold cnn_course.callbacks.Callback"),
+        (dict(epochs=1, lr=0.1, loss_fn="mse"), "loss_fn must be a function"),
     ],
 )
 def test_bad_arguments(kwargs: dict, match: str) -> None:
@@ -152,75 +339,93 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
         train(mlp(), blobs(n_batches=1), None, progress=False, verbose=False, **kwargs)
 
 
-def test_lr_and_optimizer_together_rejected() -> None:
-    model = mlp()
+def test_scheduler_needs_a_known_length() -> None:
+    with pytest.raises(ValueError, match="scheduler='onecycle' needs the number of steps"):
+        train(mlp(), (b for b in blobs().batches), None, epochs=1, lr=0.1, scheduler="onecycle", **QUIET)
+
+
+def test_optimizer_of_another_model_rejected() -> None:
+    old = mlp()
+    optimizer = torch.optim.SGD(old.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="parameters of another model"):
+        train(mlp(), blobs(1), None, epochs=1, optimizer=optimizer, **QUIET)
     with pytest.raises(ValueError, match="not both"):
-        train(model, blobs(1), None, epochs=1, lr=0.1, optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+        train(old, blobs(1), None, epochs=1, lr=0.1, optimizer=optimizer, **QUIET)
 
 
 def test_bad_model_and_data() -> None:
     with pytest.raises(ValueError, match="model must be"):
         train("net", blobs(1), None, epochs=1, lr=0.1)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="train_iter is empty"):
-        train(mlp(), Batches([]), None, epochs=1, lr=0.1)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        train(nn.ReLU(), blobs(1), None, epochs=1, lr=0.1)
     with pytest.raises(ValueError, match="train_iter must yield"):
         train(mlp(), 42, None, epochs=1, lr=0.1)  # type: ignore[arg-type]
 
 
-def test_evaluate_predict_confusion() -> None:
+def test_history_refuses_inconsistent_lists() -> None:
+    with pytest.raises(ValueError, match="one entry per completed epoch"):
+        History(train_loss=[1.0, 0.5], train_acc=[0.5], epoch_seconds=[1.0], img_per_sec=[10.0])
+
+
+def test_history_survives_a_json_round_trip() -> None:
+    history = History(device="cpu", precision="bf16", epochs_planned=2, steps_per_epoch=2,
+                      step_losses=[2.3, 1.5, float("nan")], train_loss=[1.9], train_acc=[0.4], test_acc=[0.5],
+                      epoch_seconds=[3.0], img_per_sec=[100.0], unfinished_epoch=2, diverged=True, notes=["n"])
+    back = History.from_dict(json.loads(json.dumps(history.to_dict(), allow_nan=False)))
+    assert back.step_losses[:2] == [2.3, 1.5] and math.isnan(back.step_losses[2])
+    assert back.summary() == history.summary() and back.precision == "bf16" and back.notes == ["n"]
+
+
+def test_history_from_dict_names_an_unknown_field() -> None:
+    with pytest.raises(ValueError, match="'accuracy'"):
+        History.from_dict({"accuracy": [0.9]})
+    with pytest.raises(ValueError, match="one entry per completed epoch"):
+        History.from_dict({"train_loss": [1.0], "train_acc": []})
+
+
+def linear_classifier() -> tuple[nn.Module, Batches]:
+    """A fixed 2-class model and 4 points, 3 of them classified correctly."""
     model = nn.Linear(2, 2)
     with torch.no_grad():
         model.weight.copy_(torch.tensor([[-1.0, 0.0], [1.0, 0.0]]))
         model.bias.zero_()
     X = torch.tensor([[-1.0, 0.0], [2.0, 0.0], [3.0, 0.0], [-2.0, 0.0]])
     y = torch.tensor([0, 1, 0, 0])
-    data = Batches([(X[:2], y[:2]), (X[2:], y[2:])], ["a", "b"])
+    return model, Batches([(X[:2], y[:2]), (X[2:], y[2:])], ["a", "b"])
+
+
+def test_evaluate_predict_confusion() -> None:
+    model, data = linear_classifier()
     assert cnn_course.evaluate(model, data) == pytest.approx(0.75)
     assert model.training
     pred, true = cnn_course.predict(model, data)
-    assert pred.tolist() == [0, 1, 1, 0] and true.tolist() == y.tolist()
+    assert pred.tolist() == [0, 1, 1, 0] and true.tolist() == [0, 1, 0, 0]
     assert cnn_course.confusion_matrix(model, data).tolist() == [[2, 1], [0, 1]]
 
 
-def test_record_result_prints_and_saves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    target = tmp_path / "results.jsonl"
-    monkeypatch.setenv("CNN_COURSE_RESULTS", str(target))
-    monkeypatch.setenv("CNN_COURSE_CHAPTER", "99_test")
-    monkeypatch.setenv("CNN_COURSE_PROFILE", "smoke")
-    history = History(device="cpu", train_loss=[1.0], train_acc=[0.5], test_acc=[0.875], epoch_seconds=[2.0],
-                      img_per_sec=[100.0])
-    result = cnn_course.record_result("source", history, blobs(1))
-    out = capsys.readouterr().out
-    assert "[source] test accuracy 87.50 %" in out
-    saved = json.loads(target.read_text().splitlines()[0])
-    assert saved == result and saved["chapter"] == "99_test" and saved["profile"] == "smoke"
+def test_evaluation_on_empty_iterators() -> None:
+    model, _ = linear_classifier()
+    with pytest.raises(ValueError, match="data_iter is empty"):
+        cnn_course.evaluate(model, [])
+    with pytest.raises(ValueError, match="data_iter yielded no batch"):
+        cnn_course.predict(model, iter([]))
 
 
-def test_plots_return_figures(tmp_path: Path) -> None:
-    write_synthetic_dataset(tmp_path, "FashionMNIST", train_per_class=5, test_per_class=3)
-    train_iter, test_iter = load_data("FashionMNIST", 16, root=tmp_path, device="cpu")
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
-    history = train(model, train_iter, test_iter, epochs=1, lr=0.01, progress=False, verbose=False, device="cpu")
-    figures = [
-        cnn_course.plot_losses(history),
-        cnn_course.plot_confusion_matrix(cnn_course.confusion_matrix(model, test_iter), test_iter.classes),
-        cnn_course.show_mistakes(model, test_iter, n=4),
-        cnn_course.plot_feature_maps(model, next(iter(test_iter))[0][:1]),
-        cnn_course.plot_kernels(model[0].weight),
-    ]
-    assert len(figures[3].axes) >= 5  # input + 4 channels
-    assert figures[1].axes[0].get_title().startswith("confusion matrix (30 images")
-    for fig in figures:
-        assert fig.axes
-        plt.close(fig)
-    with pytest.raises(ValueError, match="unshuffled"):
-        cnn_course.show_mistakes(model, train_iter)
-    with pytest.raises(ValueError, match="square"):
-        cnn_course.plot_confusion_matrix(torch.zeros(3, 3), test_iter.classes)
+def test_confusion_matrix_with_wrong_class_count() -> None:
+    model, data = linear_classifier()
+    with pytest.raises(ValueError, match=r"labels up to 1, but num_classes=1 allows only 0 \.\. 0"):
+        cnn_course.confusion_matrix(model, data, num_classes=1)
+    wide = nn.Linear(2, 3)  # predicts a class the data does not have
+    with torch.no_grad():
+        wide.weight.zero_()
+        wide.bias.copy_(torch.tensor([0.0, 0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"predicts classes up to 2, but len\(data_iter.classes\) = 2"):
+        cnn_course.confusion_matrix(wide, data)
+    with pytest.raises(ValueError, match="num_classes must be a whole number, at least 1, got 0"):
+        cnn_course.confusion_matrix(model, data, num_classes=0)
 
 
-def test_set_seed_and_device() -> None:
+def test_set_seed_device_and_precision_detection() -> None:
     cnn_course.set_seed(5)
     a = torch.rand(3)
     cnn_course.set_seed(5)
@@ -228,3 +433,6 @@ def test_set_seed_and_device() -> None:
     with pytest.raises(ValueError, match="seed"):
         cnn_course.set_seed(-1)
     assert cnn_course.get_device().type in {"cpu", "cuda", "mps"}
+    assert isinstance(cnn_course.bf16_supported("cpu"), bool)
+    with pytest.raises(ValueError, match="device='tpu'"):
+        cnn_course.bf16_supported("tpu")
