@@ -1,52 +1,165 @@
-"""The loader on IDX files the tests write: formats, search order, subsets, resize, errors."""
+"""The data modules on IDX files the tests write: formats, search order, downloads, subsets, isolation, errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
+import hashlib
+import http.server
+import json
 import os
+import re
+import signal
+import threading
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pytest
 import torch
-from torchvision import transforms
+from torchvision import datasets, transforms
 
 import cnn_course
-from cnn_course import data as cdata
-from cnn_course.data import DataError, find_data, load_data, read_idx, write_idx, write_synthetic_dataset
+from cnn_course import DataError, Loader, TensorLoader, load_data
+from cnn_course.config import DATA_ENV
+from cnn_course.datasets import DATASETS, FILES, cache_dir, find_data
+from cnn_course.idx import read_idx, write_idx
+from cnn_course.loaders import balanced_subset, torchvision_dataset
+from tests.synthetic import write_synthetic_dataset
+
+REPO = Path(__file__).resolve().parents[1]
+STEMS = [stem for pair in FILES.values() for stem in pair]
 
 
 @pytest.fixture
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No environment data, no system folders, an empty cache: only what a test writes exists."""
-    monkeypatch.delenv("CNN_COURSE_DATA", raising=False)
+    """No environment data, no system folders, an empty cache, no reachable mirror: only what a test writes exists."""
+    monkeypatch.delenv(DATA_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setitem(cdata.DATASETS, "FashionMNIST",
-                        cdata.DatasetInfo(**{**cdata.DATASETS["FashionMNIST"].__dict__, "system_dirs": ()}))
+    monkeypatch.setitem(DATASETS, "FashionMNIST", dataclasses.replace(DATASETS["FashionMNIST"], system_dirs=()))
+    for name in DATASETS:  # port 9 (discard) refuses at once: a forgotten patch fails fast, never goes online
+        monkeypatch.setattr(getattr(datasets, name), "mirrors", ["http://127.0.0.1:9/"])
     return tmp_path
+
+
+# --------------------------------------------------------------------------- a local mirror
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``/<mode>/<file>``: ``ok`` the file, ``corrupt`` wrong bytes, ``drop`` its first 1,000 bytes;
+    ``stall`` promises 1 MB and sends 64 KB; any other path is 404."""
+
+    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+        server: _MirrorServer = self.server  # type: ignore[assignment]
+        mode, _, filename = self.path.lstrip("/").partition("/")
+        body = server.files.get(filename, b"") if mode != "stall" else b"\0" * (1 << 20)
+        if mode not in ("ok", "corrupt", "stall", "drop") or not body:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if mode == "ok":
+            self.wfile.write(body)
+        elif mode == "corrupt":
+            self.wfile.write(bytes(reversed(body)))
+        elif mode == "drop":
+            self.wfile.write(body[:1000])
+            self.close_connection = True
+        else:  # stall after 64 KB, until the test ends (bounded)
+            self.wfile.write(body[: 64 * 1024])
+            self.wfile.flush()
+            server.stalled.set()
+            server.release.wait(10)
+
+    def log_message(self, *args: Any) -> None:  # keep the test output clean
+        pass
+
+
+class _MirrorServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    files: dict[str, bytes]
+    stalled: threading.Event
+    release: threading.Event
+
+
+@pytest.fixture
+def mirror(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., _MirrorServer]]:
+    """``use(*modes)`` serves a synthetic MNIST on 127.0.0.1 and makes torchvision's MNIST mirrors ``/<mode>/``."""
+    source = write_synthetic_dataset(isolated / "served", "MNIST", train_per_class=3, test_per_class=1)
+    files = {f"{stem}.gz": (source / f"{stem}.gz").read_bytes() for stem in STEMS}
+    server = _MirrorServer(("127.0.0.1", 0), _Handler)
+    server.files, server.stalled, server.release = files, threading.Event(), threading.Event()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+
+    def use(*modes: str) -> _MirrorServer:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        monkeypatch.setattr(datasets.MNIST, "mirrors", [f"{base}/{mode}/" for mode in modes])
+        monkeypatch.setattr(datasets.MNIST, "resources",
+                            [(name, hashlib.md5(body).hexdigest()) for name, body in files.items()])
+        return server
+
+    yield use
+    server.release.set()
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def _everything_under(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*")) if folder.exists() else []
+
+
+# --------------------------------------------------------------------------- IDX files
 
 
 def test_idx_roundtrip_gz_and_raw(tmp_path: Path) -> None:
     array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     for name in ("a.idx", "a.idx.gz"):
         assert torch.equal(read_idx(write_idx(tmp_path / name, array)), torch.from_numpy(array))
+
+
+def test_write_idx_refuses_other_dtypes(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="uint8"):
         write_idx(tmp_path / "b", np.zeros(3, dtype=np.float32))
 
 
-def test_truncated_and_corrupt_files_are_reported(tmp_path: Path) -> None:
+def _truncate(path: Path, cut: int) -> None:
+    path.write_bytes(path.read_bytes()[:-cut])
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda p: _truncate(p, 100), "header promises"),
+    (lambda p: p.write_bytes(b"PK\x03\x04 a zip file"), "not an IDX file"),
+    (lambda p: p.write_bytes(b"\0\0\x0d\x01\0\0\0\x01abcd"), "IDX file of floats"),
+    (lambda p: p.write_bytes(b""), "not an IDX file"),
+    (lambda p: p.write_bytes(b"\0\0\x08\x03\0\0"), "truncated header"),
+])
+def test_damaged_idx_file_is_named(tmp_path: Path, damage: Callable[[Path], None], message: str) -> None:
     path = write_idx(tmp_path / "x-idx3-ubyte", np.zeros((10, 28, 28), dtype=np.uint8))
-    path.write_bytes(path.read_bytes()[:-100])
-    with pytest.raises(DataError, match="header promises"):
+    damage(path)
+    with pytest.raises(DataError, match=message) as info:
         read_idx(path)
+    assert str(path) in str(info.value) and "replace it" in str(info.value)
+
+
+def test_truncated_gzip_is_named(tmp_path: Path) -> None:
     gz = write_idx(tmp_path / "y-idx3-ubyte.gz", np.zeros((10, 28, 28), dtype=np.uint8))
-    gz.write_bytes(gz.read_bytes()[:-20])
-    with pytest.raises(DataError, match="damaged or incomplete"):
+    _truncate(gz, 20)
+    with pytest.raises(DataError, match="damaged or incomplete") as info:
         read_idx(gz)
-    bad = tmp_path / "z"
-    bad.write_bytes(b"PK\x03\x04 not idx")
-    with pytest.raises(DataError, match="bad header"):
-        read_idx(bad)
+    assert str(gz) in str(info.value)
+
+
+def test_damaged_file_in_a_data_folder_is_named(isolated: Path) -> None:
+    folder = write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=2, test_per_class=1)
+    _truncate(folder / "t10k-images-idx3-ubyte.gz", 30)
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz is damaged"):
+        load_data("MNIST", 8, root=isolated / "d", device="cpu")
+
+
+# --------------------------------------------------------------------------- loading
 
 
 @pytest.mark.parametrize("compress", [True, False])
@@ -62,25 +175,57 @@ def test_load_data_from_root(isolated: Path, compress: bool) -> None:
     assert "MNIST train: 200 images" in repr(train_iter)
 
 
+def test_loaders_follow_the_declared_interface(isolated: Path) -> None:
+    write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=1, test_per_class=1)
+    train_iter, test_iter = load_data("MNIST", 4, root=isolated / "d", device="cpu")
+    assert isinstance(train_iter, Loader) and isinstance(test_iter, Loader)
+    assert not isinstance([(torch.zeros(1), torch.zeros(1))], Loader)
+
+
+def test_notebooks_and_package_use_only_declared_loader_members() -> None:
+    declared = {name for name in dir(Loader) if not name.startswith("_")}
+    used: set[str] = set()
+    pattern = re.compile(r"\b(?:train_iter|test_iter|data_iter)\.([A-Za-z]\w*)")
+    for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] == "code":
+                used |= set(pattern.findall("".join(cell["source"])))
+    for module in sorted((REPO / "cnn_course").glob("*.py")):
+        if module.name != "loaders.py":
+            used |= set(pattern.findall(module.read_text(encoding="utf-8")))
+    assert used and used <= declared, f"not declared in cnn_course.Loader: {sorted(used - declared)}"
+
+
 def test_same_batches_as_torchvision_pipeline(isolated: Path) -> None:
     root = isolated / "d"
     write_synthetic_dataset(root, "FashionMNIST", train_per_class=3, test_per_class=2)
     _, test_iter = load_data("FashionMNIST", 20, root=root, device="cpu")
-    tv = cdata.torchvision_dataset(
+    tv = torchvision_dataset(
         "FashionMNIST", train=False, root=root,
         transform=transforms.Compose([transforms.ToTensor(), transforms.Normalize(0.2860, 0.3530)]),
     )
+    assert isinstance(tv, datasets.FashionMNIST) and len(tv) == 20
     X, y = next(iter(test_iter))
     expected = torch.stack([tv[i][0] for i in range(20)])
     assert torch.allclose(X, expected, atol=1e-5)
     assert y.tolist() == [tv[i][1] for i in range(20)]
 
 
+def test_torchvision_dataset_holds_the_files_it_was_pointed_at(isolated: Path) -> None:
+    write_synthetic_dataset(isolated / "a", "MNIST", train_per_class=2, test_per_class=1, seed=1)
+    folder = write_synthetic_dataset(isolated / "b", "MNIST", train_per_class=3, test_per_class=1, seed=2)
+    assert len(torchvision_dataset("MNIST", train=True, root=isolated / "b")) == 30
+    assert len(torchvision_dataset("MNIST", train=True, root=isolated / "a")) == 20
+    again = torchvision_dataset("MNIST", train=True, root=isolated / "b")
+    assert torch.equal(again.data, read_idx(folder / "train-images-idx3-ubyte.gz"))
+    assert not _everything_under(isolated / "cache")  # nothing copied anywhere
+
+
 def test_resize_matches_torchvision_resize(isolated: Path) -> None:
     root = isolated / "d"
     write_synthetic_dataset(root, "FashionMNIST", train_per_class=2, test_per_class=1)
     _, test_iter = load_data("FashionMNIST", 10, root=root, resize=224, device="cpu")
-    tv = cdata.torchvision_dataset(
+    tv = torchvision_dataset(
         "FashionMNIST", train=False, root=root,
         transform=transforms.Compose(
             [transforms.ToTensor(), transforms.Resize(224), transforms.Normalize(0.2860, 0.3530)]
@@ -111,10 +256,22 @@ def test_balanced_subsets(isolated: Path) -> None:
     again, _ = load_data("MNIST", 64, root=isolated / "d", train_size=105, test_size=20, device="cpu")
     assert torch.equal(again.images, train_iter.images)
     assert "subset of 300" in repr(train_iter)
-    with pytest.raises(ValueError, match="train_size"):
-        load_data("MNIST", 64, root=isolated / "d", train_size=301, device="cpu")
-    with pytest.raises(ValueError, match="test_size"):
-        load_data("MNIST", 64, root=isolated / "d", test_size=0, device="cpu")
+
+
+def test_subset_larger_than_a_class_allows_is_refused() -> None:
+    labels = torch.tensor([0] * 5 + [1] * 20)
+    with pytest.raises(ValueError, match=r"size=20: .* needs 10 images of class 0, but only 5 exist; use at most 10"):
+        balanced_subset(labels, 20, 2)
+
+
+@pytest.mark.parametrize(("labels", "size", "num_classes", "message"), [
+    (torch.tensor([0.0, 1.0]), 1, 2, "1-D tensor of int labels"),
+    (torch.tensor([0, 1, 2]), 1, 2, "num_classes=2 but the labels go from 0 to 2; use num_classes=3"),
+    (torch.tensor([0, 1]), 3, 2, "size must be a whole number from 1 to 2, got 3"),
+])
+def test_balanced_subset_rejects_bad_arguments(labels: torch.Tensor, size: int, num_classes: int, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        balanced_subset(labels, size, num_classes)
 
 
 def test_raw_images_and_labels(isolated: Path) -> None:
@@ -123,8 +280,33 @@ def test_raw_images_and_labels(isolated: Path) -> None:
     images = test_iter.raw_images([0, 3])
     assert images.dtype == torch.uint8 and images.shape == (2, 28, 28)
     assert torch.equal(test_iter.raw_labels([0, 3]), test_iter.labels[[0, 3]])
-    with pytest.raises(ValueError, match="indices"):
-        test_iter.raw_images([99])
+    assert torch.equal(test_iter.raw_images(range(2)), test_iter.images[:2])
+
+
+@pytest.mark.parametrize(("indices", "message"), [
+    ([99], "outside this loader's 20 images"),
+    ([-1], "outside this loader's 20 images"),
+    ([0.0, 1.5], "not whole numbers"),
+    (torch.ones(20, dtype=torch.bool), "True/False mask"),
+    (True, "is a bool"),
+    ("0", "are not positions"),
+])
+def test_raw_images_rejects_what_is_not_a_position(isolated: Path, indices: Any, message: str) -> None:
+    write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=2, test_per_class=2)
+    _, test_iter = load_data("MNIST", 8, root=isolated / "d", device="cpu")
+    with pytest.raises(ValueError, match=re.escape(message)):
+        test_iter.raw_images(indices)
+
+
+def test_transform_refuses_float_images_and_leaves_its_input_alone(isolated: Path) -> None:
+    write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=1, test_per_class=1)
+    _, test_iter = load_data("MNIST", 8, root=isolated / "d", device="cpu")
+    raw = test_iter.raw_images([0, 1])
+    before = raw.clone()
+    assert test_iter.transform(raw).shape == (2, 1, 28, 28) and torch.equal(raw, before)
+    assert test_iter.transform(raw[0]).shape == (1, 1, 28, 28)
+    with pytest.raises(ValueError, match="already transformed"):
+        test_iter.transform(raw.float() / 255)
 
 
 def test_augment_keeps_shape_and_changes_images(isolated: Path) -> None:
@@ -137,88 +319,6 @@ def test_augment_keeps_shape_and_changes_images(isolated: Path) -> None:
     assert not test_iter.augment
 
 
-def test_search_order_root_then_env(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    env_dir, root_dir = isolated / "env", isolated / "root"
-    write_synthetic_dataset(env_dir, "MNIST", train_per_class=1, test_per_class=1)
-    monkeypatch.setenv("CNN_COURSE_DATA", str(env_dir))
-    assert find_data("MNIST", download=False) == env_dir / "MNIST" / "raw"
-    write_synthetic_dataset(root_dir, "MNIST", train_per_class=1, test_per_class=1)
-    assert find_data("MNIST", root=root_dir, download=False) == root_dir / "MNIST" / "raw"
-
-
-def test_flat_folder_accepted(isolated: Path) -> None:
-    folder = write_synthetic_dataset(isolated / "tmp", "FashionMNIST", train_per_class=1, test_per_class=1)
-    flat = isolated / "flat"
-    folder.rename(flat)
-    assert find_data("FashionMNIST", root=flat, download=False) == flat
-
-
-def test_missing_data_error_lists_places(isolated: Path) -> None:
-    with pytest.raises(DataError) as info:
-        find_data("FashionMNIST", root=isolated / "nowhere", download=False)
-    message = str(info.value)
-    assert str(isolated / "nowhere" / "FashionMNIST" / "raw") in message
-    assert "CNN_COURSE_DATA" in message and "train-images-idx3-ubyte.gz" in message
-    assert "apt-get install dataset-fashion-mnist" in message
-
-
-def test_failed_download_leaves_nothing(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from torchvision import datasets
-
-    class Broken:
-        def __init__(self, root: str, train: bool, download: bool) -> None:
-            raw = Path(root) / "MNIST" / "raw"
-            raw.mkdir(parents=True)
-            (raw / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b half a file")
-            raise RuntimeError("Error downloading train-images-idx3-ubyte.gz: connection refused")
-
-    monkeypatch.setattr(datasets, "MNIST", Broken)
-    with pytest.raises(DataError) as info:
-        find_data("MNIST")
-    assert "download failed" in str(info.value) and "connection refused" in str(info.value)
-    cache = isolated / "cache" / "cnn_course"
-    leftovers = [p for p in cache.rglob("*") if p.is_file()] if cache.exists() else []
-    assert leftovers == []
-
-
-def test_successful_download_moves_files(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from torchvision import datasets
-
-    class Fake:
-        def __init__(self, root: str, train: bool, download: bool) -> None:
-            write_synthetic_dataset(root, "MNIST", train_per_class=1, test_per_class=1)
-
-    monkeypatch.setattr(datasets, "MNIST", Fake)
-    folder = find_data("MNIST")
-    assert folder == isolated / "cache" / "cnn_course" / "MNIST" / "raw"
-    assert sorted(p.name for p in folder.iterdir()) == sorted(
-        f"{s}.gz" for pair in cdata.FILES.values() for s in pair
-    )
-    assert not any(p.name.startswith(".download-") for p in folder.parent.iterdir())
-
-
-def test_bad_arguments(isolated: Path) -> None:
-    write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=1, test_per_class=1)
-    with pytest.raises(ValueError, match="name='CIFAR10'.*'MNIST' or 'FashionMNIST'"):
-        load_data("CIFAR10", 32)
-    with pytest.raises(ValueError, match="batch_size"):
-        load_data("MNIST", 0, root=isolated / "d")
-    with pytest.raises(ValueError, match="resize"):
-        load_data("MNIST", 8, root=isolated / "d", resize=-3)
-    with pytest.raises(ValueError, match="device='tpu'"):
-        load_data("MNIST", 8, root=isolated / "d", device="tpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="no CUDA GPU"):
-            load_data("MNIST", 8, root=isolated / "d", device="cuda")
-
-
-def test_mismatched_split_is_reported(isolated: Path) -> None:
-    folder = write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=2, test_per_class=1)
-    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(3, dtype=np.uint8))
-    with pytest.raises(DataError, match="do not match"):
-        load_data("MNIST", 8, root=isolated / "d", device="cpu")
-
-
 def test_device_placement(isolated: Path) -> None:
     write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=1, test_per_class=1)
     train_iter, _ = load_data("MNIST", 8, root=isolated / "d", device="cpu")
@@ -229,17 +329,273 @@ def test_device_placement(isolated: Path) -> None:
 
 def test_gzip_of_decompressed_files_equal(isolated: Path) -> None:
     folder = write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=1, test_per_class=1)
+    packed, _ = load_data("MNIST", 8, root=isolated / "d", device="cpu")
     for gz in folder.glob("*.gz"):
-        plain = gz.with_suffix("")
-        plain.write_bytes(gzip.decompress(gz.read_bytes()))
+        gz.with_suffix("").write_bytes(gzip.decompress(gz.read_bytes()))
         os.remove(gz)
-    train_iter, _ = load_data("MNIST", 8, root=isolated / "d", device="cpu")
-    assert train_iter.num_examples == 10
+    plain, _ = load_data("MNIST", 8, root=isolated / "d", device="cpu")
+    assert torch.equal(plain.images, packed.images)
 
 
-def test_torchvision_copy_follows_its_source(isolated: Path) -> None:
-    write_synthetic_dataset(isolated / "a", "MNIST", train_per_class=2, test_per_class=1, seed=1)
-    write_synthetic_dataset(isolated / "b", "MNIST", train_per_class=3, test_per_class=1, seed=2)
-    assert len(cdata.torchvision_dataset("MNIST", train=True, root=isolated / "b")) == 30
-    assert len(cdata.torchvision_dataset("MNIST", train=True, root=isolated / "a")) == 20
-    assert len(cdata.torchvision_dataset("MNIST", train=True, root=isolated / "b")) == 30
+# --------------------------------------------------------------------------- nothing shared
+
+
+def _edit_images(train_iter: TensorLoader, test_iter: TensorLoader) -> None:
+    train_iter.images.zero_()
+    test_iter.images.fill_(255)
+
+
+def _edit_labels(train_iter: TensorLoader, test_iter: TensorLoader) -> None:
+    train_iter.labels.zero_()
+    test_iter.labels.zero_()
+
+
+def _edit_batches(train_iter: TensorLoader, test_iter: TensorLoader) -> None:
+    for loader in (train_iter, test_iter):
+        for X, y in loader:
+            X.zero_()
+            y.zero_()
+
+
+def _edit_raw(train_iter: TensorLoader, test_iter: TensorLoader) -> None:
+    train_iter.raw_images(list(range(5))).zero_()
+    test_iter.raw_labels([0, 1]).zero_()
+
+
+def _edit_torchvision_copy(train_iter: TensorLoader, test_iter: TensorLoader) -> None:
+    torchvision_dataset("MNIST", train=True, root=Path(train_iter.source)).data.zero_()
+
+
+@pytest.mark.parametrize("edit", [_edit_images, _edit_labels, _edit_batches, _edit_raw, _edit_torchvision_copy])
+def test_edits_to_what_was_handed_out_never_reach_the_next_call(isolated: Path, edit: Callable) -> None:
+    write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=3, test_per_class=2)
+    first = load_data("MNIST", 8, root=isolated / "d", device="cpu")
+    expected = [(loader.images.clone(), loader.labels.clone()) for loader in first]
+    edit(*first)
+    again = load_data("MNIST", 8, root=isolated / "d", device="cpu")
+    for loader, (images, labels) in zip(again, expected):
+        assert torch.equal(loader.images, images) and torch.equal(loader.labels, labels)
+
+
+def test_editing_a_test_batch_leaves_the_next_pass_alone(isolated: Path) -> None:
+    write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=3, test_per_class=2)
+    _, test_iter = load_data("MNIST", 8, root=isolated / "d", device="cpu")
+    expected = [y.clone() for _, y in test_iter]
+    for _, y in test_iter:
+        y.fill_(9)
+    assert all(torch.equal(y, e) for (_, y), e in zip(test_iter, expected))
+
+
+# --------------------------------------------------------------------------- finding the files
+
+
+def test_search_order_root_then_env(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_dir, root_dir = isolated / "env", isolated / "root"
+    write_synthetic_dataset(env_dir, "MNIST", train_per_class=1, test_per_class=1)
+    monkeypatch.setenv(DATA_ENV, str(env_dir))
+    assert find_data("MNIST", download=False) == env_dir / "MNIST" / "raw"
+    write_synthetic_dataset(root_dir, "MNIST", train_per_class=1, test_per_class=1)
+    assert find_data("MNIST", root=root_dir, download=False) == root_dir / "MNIST" / "raw"
+
+
+def test_describe_names_the_folder_without_this_machines_paths(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_synthetic_dataset(isolated / "env", "MNIST", train_per_class=1, test_per_class=1)
+    monkeypatch.setenv(DATA_ENV, str(isolated / "env"))
+    train_iter, _ = load_data("MNIST", 8, device="cpu")
+    assert train_iter.describe().endswith(f"from ${DATA_ENV}/MNIST/raw")
+    assert train_iter.source == str(isolated / "env" / "MNIST" / "raw")
+
+
+def test_user_folder_with_tilde_is_expanded(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(isolated / "home"))
+    write_synthetic_dataset(isolated / "home" / "data", "MNIST", train_per_class=1, test_per_class=1)
+    assert find_data("MNIST", root="~/data", download=False) == isolated / "home" / "data" / "MNIST" / "raw"
+    monkeypatch.setenv(DATA_ENV, "~/data")
+    assert find_data("MNIST", download=False) == isolated / "home" / "data" / "MNIST" / "raw"
+
+
+@pytest.mark.parametrize("root_is", ["the files' own folder", "the dataset's folder"])
+def test_other_folder_layouts_are_accepted(isolated: Path, root_is: str) -> None:
+    folder = write_synthetic_dataset(isolated / "tmp", "FashionMNIST", train_per_class=1, test_per_class=1)
+    if root_is == "the files' own folder":
+        root = folder.rename(isolated / "flat")
+        assert find_data("FashionMNIST", root=root, download=False) == root
+    else:
+        root = folder.parent
+        assert find_data("FashionMNIST", root=root, download=False) == root / "raw"
+
+
+def test_folder_named_after_the_other_dataset_is_not_read_as_this_one(isolated: Path) -> None:
+    folder = write_synthetic_dataset(isolated / "d", "FashionMNIST", train_per_class=1, test_per_class=1)
+    with pytest.raises(DataError, match="its path names FashionMNIST; skipped"):
+        find_data("MNIST", root=folder, download=False)
+
+
+def test_missing_data_error_lists_places(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DATA_ENV, str(isolated / "env"))
+    monkeypatch.setitem(DATASETS, "FashionMNIST",
+                        dataclasses.replace(DATASETS["FashionMNIST"], system_dirs=(str(isolated / "debian"),)))
+    (isolated / "empty").mkdir()
+    with pytest.raises(DataError) as info:
+        find_data("FashionMNIST", root=isolated / "empty", download=False)
+    message = str(info.value)
+    for place in (isolated / "empty" / "FashionMNIST" / "raw", isolated / "env" / "FashionMNIST" / "raw",
+                  isolated / "debian", cache_dir() / "FashionMNIST" / "raw"):
+        assert f"{place}  (" in message
+    assert "download=False" in message and f"set {DATA_ENV}=<folder>" in message
+    assert "train-images-idx3-ubyte.gz" in message and "apt-get install dataset-fashion-mnist" in message
+
+
+def test_three_of_four_files_names_the_missing_one(isolated: Path) -> None:
+    folder = write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=1, test_per_class=1)
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match=r"has 3 of the 4 files; missing t10k-labels-idx1-ubyte\(\.gz\)"):
+        find_data("MNIST", root=isolated / "d", download=False)
+
+
+def test_root_that_does_not_exist_is_an_error_even_when_the_data_is_elsewhere(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_synthetic_dataset(isolated / "env", "FashionMNIST", train_per_class=1, test_per_class=1)
+    monkeypatch.setenv(DATA_ENV, str(isolated / "env"))
+    with pytest.raises(ValueError, match=r"root='.*typo' does not exist"):
+        load_data("FashionMNIST", 8, root=isolated / "typo", device="cpu")
+
+
+def test_mismatched_split_is_reported(isolated: Path) -> None:
+    folder = write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=2, test_per_class=1)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(3, dtype=np.uint8))
+    with pytest.raises(DataError, match="do not match"):
+        load_data("MNIST", 8, root=isolated / "d", device="cpu")
+
+
+def test_labels_beyond_the_classes_are_reported(isolated: Path) -> None:
+    folder = write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=1, test_per_class=1)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.full(10, 42, dtype=np.uint8))
+    with pytest.raises(DataError, match="has label 42, but MNIST has 10 classes"):
+        load_data("MNIST", 8, root=isolated / "d", device="cpu")
+
+
+# --------------------------------------------------------------------------- downloading
+
+
+def test_download_uses_the_first_mirror_that_works(isolated: Path, mirror: Callable[..., _MirrorServer]) -> None:
+    server = mirror("drop", "ok")
+    folder = find_data("MNIST")
+    assert folder == cache_dir() / "MNIST" / "raw"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == server.files
+    assert _everything_under(folder.parent) == sorted([folder, *folder.iterdir()])  # no temporary folder left
+    train_iter, _ = load_data("MNIST", 8, device="cpu")
+    assert train_iter.num_examples == 30
+
+
+def test_download_adds_only_missing_files_and_keeps_the_users(
+    isolated: Path, mirror: Callable[..., _MirrorServer]
+) -> None:
+    mirror("ok")
+    folder = write_synthetic_dataset(isolated / "mine", "MNIST", train_per_class=2, test_per_class=1, seed=7)
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    mine = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert find_data("MNIST", root=isolated / "mine") == folder
+    after = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert {name: after[name] for name in mine} == mine and "t10k-labels-idx1-ubyte.gz" in after
+
+
+@pytest.mark.parametrize(("mode", "cause"), [
+    ("stall", "timed out: the server sent nothing for 0.5 s"),
+    ("drop", "the connection closed after 1,000 of"),
+    ("corrupt", "the file's MD5 is "),
+    ("missing", "HTTP error 404"),
+])
+def test_failed_download_explains_and_leaves_nothing(
+    isolated: Path, mirror: Callable[..., _MirrorServer], mode: str, cause: str
+) -> None:
+    server = mirror(mode)
+    with pytest.raises(DataError) as info:
+        load_data("MNIST", 8, device="cpu", download_timeout=0.5)
+    message = str(info.value)
+    url = f"http://127.0.0.1:{server.server_address[1]}/{mode}/train-images-idx3-ubyte.gz"
+    assert f"tried {url}, got: {cause}" in message
+    assert f"{cache_dir() / 'MNIST' / 'raw'}  (download cache)" in message and "To work offline" in message
+    assert ("download_timeout=" in message) == (mode == "stall")
+    assert _everything_under(isolated / "cache") == []
+
+
+def test_ctrl_c_during_a_download_leaves_nothing(isolated: Path, mirror: Callable[..., _MirrorServer]) -> None:
+    server = mirror("stall")
+    main = threading.main_thread().ident
+    assert main is not None and threading.current_thread().ident == main
+
+    def interrupt() -> None:
+        if server.stalled.wait(10):  # the client holds 64 KB of a partial file now
+            signal.pthread_kill(main, signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt, daemon=True)
+    interrupter.start()
+    with pytest.raises(KeyboardInterrupt):
+        find_data("MNIST", download_timeout=20)
+    interrupter.join(5)
+    assert _everything_under(isolated / "cache") == []
+
+
+# --------------------------------------------------------------------------- bad arguments
+
+
+@pytest.mark.parametrize(("kwargs", "argument", "shown"), [
+    ({"name": "CIFAR10"}, "name", "'CIFAR10'"),
+    ({"name": 10}, "name", "10"),
+    ({"batch_size": 0}, "batch_size", "0"),
+    ({"batch_size": True}, "batch_size", "True"),
+    ({"batch_size": 64.0}, "batch_size", "64.0"),
+    ({"batch_size": "64"}, "batch_size", "'64'"),
+    ({"resize": "28"}, "resize", "'28'"),
+    ({"resize": -3}, "resize", "-3"),
+    ({"resize": (28,)}, "resize", "(28,)"),
+    ({"resize": 28.5}, "resize", "28.5"),
+    ({"train_size": 0}, "train_size", "0"),
+    ({"train_size": 1e4}, "train_size", "10000.0"),
+    ({"train_size": 10**6}, "train_size", "1000000"),
+    ({"test_size": False}, "test_size", "False"),
+    ({"seed": -1}, "seed", "-1"),
+    ({"seed": 1.5}, "seed", "1.5"),
+    ({"augment": "False"}, "augment", "'False'"),
+    ({"download": 1}, "download", "1"),
+    ({"download_timeout": 0}, "download_timeout", "0"),
+    ({"download_timeout": None}, "download_timeout", "None"),
+    ({"device": "tpu"}, "device", "'tpu'"),
+    ({"root": 3}, "root", "3"),
+    ({"root": ""}, "root", "''"),
+    ({"root": "FILE"}, "root", "a.txt"),
+])
+def test_bad_arguments_are_named_with_their_value(
+    isolated: Path, kwargs: dict[str, Any], argument: str, shown: str
+) -> None:
+    write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=1, test_per_class=1)
+    (isolated / "a.txt").write_text("not a folder")
+    call = {"name": "MNIST", "batch_size": 8, "root": isolated / "d", "device": "cpu", **kwargs}
+    if call["root"] == "FILE":
+        call["root"] = isolated / "a.txt"
+    with pytest.raises(ValueError) as info:
+        load_data(**call)
+    message = str(info.value)
+    assert message.startswith(argument) and shown in message, message
+
+
+def test_unknown_name_suggests_the_close_one() -> None:
+    with pytest.raises(ValueError, match=r"name='fashion' .*did you mean 'FashionMNIST'\?.*'MNIST' or 'FashionMNIST'"):
+        load_data("fashion", 8)
+
+
+def test_name_is_case_and_dash_insensitive(isolated: Path) -> None:
+    write_synthetic_dataset(isolated / "d", "FashionMNIST", train_per_class=1, test_per_class=1)
+    train_iter, _ = load_data("fashion-mnist", 8, root=isolated / "d", device="cpu")
+    assert train_iter.info.name == "FashionMNIST"
+
+
+def test_tensor_loader_rejects_mismatched_tensors() -> None:
+    with pytest.raises(ValueError, match=r"labels must be an int tensor \(3,\)"):
+        TensorLoader(torch.zeros(3, 28, 28, dtype=torch.uint8), torch.zeros(2, dtype=torch.long),
+                     batch_size=2, shuffle=False, info="MNIST")
+    with pytest.raises(ValueError, match="images must be a non-empty uint8 tensor"):
+        TensorLoader(torch.zeros(3, 28, 28), torch.zeros(3, dtype=torch.long), batch_size=2, shuffle=False,
+                     info="MNIST")

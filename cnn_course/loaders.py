@@ -1,0 +1,522 @@
+"""Batches of MNIST and Fashion-MNIST from memory: the loader interface, the fast loader and ``load_data``.
+
+Also class-balanced subsets, augmentation, and torchvision's own dataset class over the same files
+(the source course's pipeline, for comparison). Finding the files is :mod:`cnn_course.datasets`' job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._checks import check_bool, check_int, check_pair
+from .datasets import DOWNLOAD_TIMEOUT, DatasetInfo, dataset_info, display_folder, find_data, split_files
+from .idx import DataError, read_idx
+from .runtime import resolve_device
+
+__all__ = ["Loader", "TensorLoader", "balanced_subset", "load_data", "torchvision_dataset"]
+
+_MAX_SEED = 2**32 - 1  # what NumPy accepts, so that one seed works everywhere in the course
+
+
+@runtime_checkable
+class Loader(Protocol):
+    """What the course's functions and notebooks rely on in a data iterator such as ``train_iter``.
+
+    :class:`TensorLoader` is the course's own; any object with these members works wherever a
+    loader is expected (training, evaluation, plots of mistakes, recorded results).
+    """
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names, indexed by label."""
+        ...
+
+    @property
+    def device(self) -> torch.device:
+        """Device where batches are made."""
+        ...
+
+    @property
+    def num_examples(self) -> int:
+        """Number of images one pass yields."""
+        ...
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of each image in a batch."""
+        ...
+
+    @property
+    def shuffle(self) -> bool:
+        """Whether each pass comes in a new order (so positions do not name images)."""
+        ...
+
+    def __len__(self) -> int:
+        """Number of batches per pass."""
+        ...
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield ``(X, y)`` batches: float images ``(B, C, H, W)`` and int64 labels ``(B,)``."""
+        ...
+
+    def describe(self) -> str:
+        """One line saying what the loader holds and where it came from."""
+        ...
+
+    def raw_images(self, indices: int | Sequence[int] | torch.Tensor) -> torch.Tensor:
+        """The original uint8 images ``(n, H, W)`` at ``indices``, for display."""
+        ...
+
+    def raw_labels(self, indices: int | Sequence[int] | torch.Tensor) -> torch.Tensor:
+        """The int64 labels at ``indices``."""
+        ...
+
+    def transform(self, images: torch.Tensor) -> torch.Tensor:
+        """Turn uint8 images ``(n, H, W)`` into the float batch ``(n, C, H', W')`` the model sees."""
+        ...
+
+
+# --------------------------------------------------------------------------- reading a split
+
+
+_CACHE: dict[str, tuple[tuple[int, int], torch.Tensor]] = {}
+
+
+def _read_cached(path: Path) -> torch.Tensor:
+    """Read ``path`` once per version of the file. The tensor returned is the cache: never hand it out."""
+    stat = path.stat()
+    key, version = str(path.resolve()), (stat.st_size, stat.st_mtime_ns)
+    if key not in _CACHE or _CACHE[key][0] != version:
+        _CACHE[key] = (version, read_idx(path))
+    return _CACHE[key][1]
+
+
+def _read_split(folder: Path, split: str, info: DatasetInfo) -> tuple[torch.Tensor, torch.Tensor]:
+    """The cached uint8 images ``(N, H, W)`` and uint8 labels ``(N,)`` of ``split``, checked; copy before handing out."""
+    img_path, lbl_path = split_files(folder, split)
+    images, labels = _read_cached(img_path), _read_cached(lbl_path)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataError(
+            f"{img_path} ({tuple(images.shape)}) and {lbl_path} ({tuple(labels.shape)}) do not match: "
+            "expected N images of HxW and N labels; replace them with the original files"
+        )
+    if len(labels) == 0:
+        raise DataError(f"{img_path} holds no images; replace it with the original file")
+    if int(labels.max()) >= len(info.classes):
+        raise DataError(f"{lbl_path} has label {int(labels.max())}, but {info.name} has {len(info.classes)} classes "
+                        f"(labels 0 to {len(info.classes) - 1}); is it another dataset's file? Replace it with the original file")
+    return images, labels
+
+
+def _copy_to(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A copy of a CPU tensor on ``device`` (NumPy copies on the CPU: about 3x faster than torch on one thread)."""
+    if device.type == "cpu":
+        return torch.from_numpy(tensor.numpy().copy())
+    return tensor.to(device)
+
+
+# --------------------------------------------------------------------------- subsets
+
+
+def _balanced_indices(labels: torch.Tensor, size: int, num_classes: int, seed: int, name: str) -> torch.Tensor:
+    counts = torch.bincount(labels.long(), minlength=num_classes)
+    per_class = [size // num_classes + (1 if c < size % num_classes else 0) for c in range(num_classes)]
+    short = [c for c in range(num_classes) if per_class[c] > counts[c]]
+    if short:
+        c = short[0]
+        raise ValueError(
+            f"{name}={size!r}: a class-balanced subset of {size:,} needs {per_class[c]:,} images of class {c}, "
+            f"but only {int(counts[c]):,} exist; use at most {int(counts.min()) * num_classes:,}"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c in range(num_classes):
+        members = torch.nonzero(labels == c).flatten()
+        chosen.append(members[torch.randperm(len(members), generator=generator)[: per_class[c]]])
+    return torch.cat(chosen).sort().values
+
+
+def balanced_subset(labels: torch.Tensor, size: int, num_classes: int, seed: int = 0) -> torch.Tensor:
+    """Pick ``size`` indices with (nearly) the same number per class, deterministically from ``seed``.
+
+    Args:
+        labels: int labels ``(N,)`` from 0 to ``num_classes - 1``.
+        size: how many indices to pick.
+        num_classes: number of classes.
+        seed: picks which images of each class.
+
+    Returns:
+        Sorted int64 indices into ``labels``.
+
+    Raises:
+        ValueError: for labels that are not a 1-D integer tensor, or a ``size`` the classes cannot supply.
+    """
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.dtype in (torch.bool,) \
+            or labels.is_floating_point() or labels.is_complex():
+        shown = f"a tensor of shape {tuple(labels.shape)} and dtype {labels.dtype}" if isinstance(labels, torch.Tensor) \
+            else type(labels).__name__
+        raise ValueError(f"labels must be a 1-D tensor of int labels such as dataset.targets, got {shown}")
+    num_classes = check_int(num_classes, "num_classes", 1)
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(f"num_classes={num_classes!r} but the labels go from {int(labels.min())} to "
+                         f"{int(labels.max())}; use num_classes={int(labels.max()) + 1}")
+    size = check_int(size, "size", 1, max(len(labels), 1))
+    seed = check_int(seed, "seed", 0, _MAX_SEED)
+    return _balanced_indices(labels.cpu(), size, num_classes, seed, "size")
+
+
+# --------------------------------------------------------------------------- the loader
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """A loader's settings, checked once."""
+
+    batch_size: int
+    size: tuple[int, int] | None
+    augment: bool
+    seed: int
+
+    @classmethod
+    def parse(cls, batch_size: Any, resize: Any, augment: Any, seed: Any) -> _Options:
+        return cls(
+            check_int(batch_size, "batch_size", 1),
+            None if resize is None else check_pair(resize, "resize", 1),
+            check_bool(augment, "augment"),
+            check_int(seed, "seed", 0, _MAX_SEED),
+        )
+
+
+class TensorLoader:
+    """Batches from one split held in memory as a uint8 tensor on the training device.
+
+    Each epoch is shuffled afresh (when ``shuffle``): epoch ``k`` of the loader's life uses the
+    order drawn from ``(seed, k)``, so every pass, including one made only to look at a batch,
+    moves to the next order; make a new loader to start again. Each batch is converted to float,
+    resized (bilinear, as torchvision's ``Resize`` on tensors) and normalised on the fly.
+    Iterating yields ``(X, y)`` with ``X`` of shape ``(B, 1, H, W)``; both are new tensors, so
+    editing a batch never changes the loader. :func:`load_data` makes these; it is the usual way.
+
+    Args:
+        images: uint8 images ``(N, H, W)``; the loader keeps this very tensor.
+        labels: int labels ``(N,)`` on the same device.
+        batch_size: images per batch.
+        shuffle: draw a new order each epoch.
+        info: the dataset (``'MNIST'``, ``'FashionMNIST'`` or its :class:`DatasetInfo`): classes, mean, std.
+        split, source, total: what :meth:`describe` says (split name, folder, images before any subset).
+        resize: resize each batch to this size (int or ``(h, w)``).
+        augment: random 2-pixel shifts (and flips for clothes) on each batch.
+        seed: seeds the shuffling and the augmentation.
+
+    Raises:
+        ValueError: for a bad argument (the message names it).
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        batch_size: int,
+        shuffle: bool,
+        info: str | DatasetInfo,
+        split: str = "train",
+        source: str = "",
+        total: int | None = None,
+        resize: int | Sequence[int] | None = None,
+        augment: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 3 or not len(images):
+            shown = f"shape {tuple(images.shape)}, dtype {images.dtype}" if isinstance(images, torch.Tensor) \
+                else type(images).__name__
+            raise ValueError(f"images must be a non-empty uint8 tensor (N, H, W) of pixel values 0-255, got {shown}")
+        if not isinstance(labels, torch.Tensor) or labels.shape != images.shape[:1] \
+                or labels.is_floating_point() or labels.dtype == torch.bool or labels.device != images.device:
+            shown = f"shape {tuple(labels.shape)}, dtype {labels.dtype}, on {labels.device}" \
+                if isinstance(labels, torch.Tensor) else type(labels).__name__
+            raise ValueError(f"labels must be an int tensor ({len(images)},) on {images.device}, "
+                             f"one label per image, got {shown}")
+        info = dataset_info(info)
+        if int(labels.min()) < 0 or int(labels.max()) >= len(info.classes):
+            raise ValueError(f"labels go from {int(labels.min())} to {int(labels.max())}, but {info.name} "
+                             f"has labels 0 to {len(info.classes) - 1}")
+        options = _Options.parse(batch_size, resize, augment, seed)
+        total = len(labels) if total is None else check_int(total, "total", len(labels))
+        self._setup(images, labels.long(), options, check_bool(shuffle, "shuffle"), info, str(split), str(source), total)
+
+    @classmethod
+    def _from_checked(
+        cls, images: torch.Tensor, labels: torch.Tensor, options: _Options, shuffle: bool, info: DatasetInfo,
+        split: str, source: str, total: int,
+    ) -> TensorLoader:
+        """Make a loader from values :func:`load_data` has already checked (so each is checked once)."""
+        loader = cls.__new__(cls)
+        loader._setup(images, labels, options, shuffle, info, split, source, total)
+        return loader
+
+    def _setup(
+        self, images: torch.Tensor, labels: torch.Tensor, options: _Options, shuffle: bool, info: DatasetInfo,
+        split: str, source: str, total: int,
+    ) -> None:
+        self.images = images
+        self.labels = labels
+        self.batch_size = options.batch_size
+        self.size = options.size
+        self.augment = options.augment
+        self.seed = options.seed
+        self.shuffle = shuffle
+        self.info = info
+        self.split = split
+        self.source = source
+        self.total = total
+        self.epoch = 0
+
+    # -- facts
+    @property
+    def classes(self) -> list[str]:
+        """Class names, indexed by label."""
+        return list(self.info.classes)
+
+    @property
+    def device(self) -> torch.device:
+        """Device where the images are kept and batches are made."""
+        return self.images.device
+
+    @property
+    def num_examples(self) -> int:
+        """Number of images in this split (after any subset)."""
+        return len(self.labels)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """``(C, H, W)`` of the batches this loader yields."""
+        h, w = self.size or tuple(self.images.shape[1:])
+        return (1, h, w)
+
+    def __len__(self) -> int:
+        return math.ceil(self.num_examples / self.batch_size)
+
+    def describe(self) -> str:
+        """One line saying what this loader holds and where it came from (:func:`display_folder`)."""
+        subset = "" if self.num_examples == self.total else f" (class-balanced subset of {self.total:,})"
+        h, w = self.images.shape[1:]
+        size = f"{h}x{w}" + (f" resized to {self.size[0]}x{self.size[1]}" if self.size else "")
+        aug = ", augmented" if self.augment else ""
+        source = f", from {display_folder(self.source)}" if self.source else ""
+        return (f"{self.info.name} {self.split}: {self.num_examples:,} images{subset}, {size}{aug}, "
+                f"batch {self.batch_size}, on {self.device.type}{source}")
+
+    __repr__ = describe
+
+    # -- raw access for display
+    def raw_images(self, indices: int | Sequence[int] | torch.Tensor) -> torch.Tensor:
+        """Return copies of the original uint8 images ``(n, H, W)`` at ``indices`` (on the CPU).
+
+        Raises:
+            ValueError: for positions outside ``0 .. num_examples - 1``, a True/False mask, or non-integers.
+        """
+        return self.images[self._indices(indices).to(self.device)].cpu()
+
+    def raw_labels(self, indices: int | Sequence[int] | torch.Tensor) -> torch.Tensor:
+        """Return copies of the int64 labels at ``indices`` (on the CPU).
+
+        Raises:
+            ValueError: for positions outside ``0 .. num_examples - 1``, a True/False mask, or non-integers.
+        """
+        return self.labels[self._indices(indices).to(self.device)].cpu()
+
+    def _indices(self, indices: Any) -> torch.Tensor:
+        wanted = f"positions from 0 to {self.num_examples - 1:,} (an int, a list of ints or an int tensor)"
+        if isinstance(indices, (bool, np.bool_)):
+            raise ValueError(f"indices={indices!r} is a bool; use {wanted}")
+        try:
+            idx = torch.as_tensor(indices)
+        except (TypeError, ValueError, RuntimeError):
+            raise ValueError(f"indices={indices!r} are not positions; use {wanted}") from None
+        if idx.dtype == torch.bool:
+            raise ValueError(f"indices is a True/False mask; use {wanted}, e.g. mask.nonzero().flatten()")
+        if idx.numel() == 0:
+            return idx.reshape(-1).long()
+        if idx.is_floating_point() or idx.is_complex():
+            raise ValueError(f"indices={indices!r} are not whole numbers; use {wanted}")
+        idx = idx.reshape(-1).long()
+        if int(idx.min()) < 0 or int(idx.max()) >= self.num_examples:
+            bad = [i for i in idx.tolist() if not 0 <= i < self.num_examples][:5]
+            raise ValueError(f"indices {bad} are outside this loader's {self.num_examples:,} images; use {wanted}")
+        return idx
+
+    def transform(self, images: torch.Tensor) -> torch.Tensor:
+        """Turn uint8 images ``(n, H, W)`` (or one ``(H, W)``) into the normalised float batch ``(n, 1, H', W')``.
+
+        This is what each batch goes through; the input is left unchanged.
+
+        Raises:
+            ValueError: for anything but uint8 pixel values 0-255 in 2 or 3 dimensions.
+        """
+        if isinstance(images, np.ndarray):
+            images = torch.from_numpy(images)
+        wanted = "uint8 images (n, H, W) of pixel values 0-255, as raw_images gives them"
+        if not isinstance(images, torch.Tensor):
+            raise ValueError(f"images must be {wanted}, got {type(images).__name__}")
+        if images.dtype != torch.uint8:
+            raise ValueError(f"images must be {wanted}, got dtype {images.dtype} (already transformed?)")
+        if images.ndim not in (2, 3):
+            raise ValueError(f"images must be {wanted}, got shape {tuple(images.shape)}")
+        return self._to_float(images.reshape(-1, *images.shape[-2:]))
+
+    def _to_float(self, images: torch.Tensor) -> torch.Tensor:
+        X = images.unsqueeze(1).float().div_(255.0)  # .float() copies, so the in-place steps touch only X
+        if self.size is not None and tuple(X.shape[-2:]) != self.size:
+            X = F.interpolate(X, size=self.size, mode="bilinear", align_corners=False, antialias=True)
+        return X.sub_(self.info.mean).div_(self.info.std)
+
+    def _augment(self, X: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Random shifts of up to 2 pixels (and horizontal flips for clothes), per image."""
+        B, _, H, W = X.shape
+        pad = 2
+        background = -self.info.mean / self.info.std  # a black pixel after normalisation
+        padded = F.pad(X, (pad, pad, pad, pad), value=background)
+        oy = torch.randint(0, 2 * pad + 1, (B,), generator=generator).to(X.device)
+        ox = torch.randint(0, 2 * pad + 1, (B,), generator=generator).to(X.device)
+        rows = (oy[:, None] + torch.arange(H, device=X.device))[:, :, None]
+        cols = (ox[:, None] + torch.arange(W, device=X.device))[:, None, :]
+        batch = torch.arange(B, device=X.device)[:, None, None]
+        X = padded[batch, 0, rows, cols].unsqueeze(1)
+        if self.info.name == "FashionMNIST":
+            flip = (torch.rand(B, generator=generator) < 0.5).to(X.device)
+            X = torch.where(flip[:, None, None, None], X.flip(-1), X)
+        return X
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n, bs = self.num_examples, self.batch_size
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        self.epoch += 1
+        order = torch.randperm(n, generator=generator).to(self.device) if self.shuffle else None
+        for start in range(0, n, bs):
+            if order is None:
+                # Slices are views: clone the labels so that editing y cannot change later epochs.
+                images, y = self.images[start:start + bs], self.labels[start:start + bs].clone()
+            else:
+                idx = order[start:start + bs]
+                images, y = self.images[idx], self.labels[idx]  # indexing with a tensor copies
+            X = self._to_float(images)
+            if self.augment:
+                X = self._augment(X, generator)
+            yield X, y
+
+
+# --------------------------------------------------------------------------- load_data
+
+
+def load_data(
+    name: str,
+    batch_size: int,
+    *,
+    resize: int | Sequence[int] | None = None,
+    root: str | os.PathLike | None = None,
+    train_size: int | None = None,
+    test_size: int | None = None,
+    device: str | torch.device | None = None,
+    seed: int = 0,
+    augment: bool = False,
+    download: bool = True,
+    download_timeout: float = DOWNLOAD_TIMEOUT,
+) -> tuple[TensorLoader, TensorLoader]:
+    """Load MNIST or Fashion-MNIST as fast in-memory iterators.
+
+    Each call gives loaders with their own copy of the data: editing their tensors or batches
+    never changes what another call gives.
+
+    Args:
+        name: ``'MNIST'`` or ``'FashionMNIST'``.
+        batch_size: images per batch (both splits).
+        resize: resize each batch to this size (int or ``(h, w)``), e.g. 224 for AlexNet.
+        root: an existing folder to look in first (and to download into); see :func:`find_data`.
+        train_size, test_size: take a deterministic class-balanced subset of this many images.
+        device: where to keep the data; None picks :func:`get_device`.
+        seed: seeds the subset choice and the shuffling (epoch ``k`` uses ``seed`` and ``k``).
+        augment: random 2-pixel shifts (and flips for Fashion-MNIST) on training batches.
+        download: allow the download when the files are not found.
+        download_timeout: seconds without data from a server before a download mirror is given up.
+
+    Returns:
+        ``(train_iter, test_iter)``; the training iterator reshuffles every epoch.
+
+    Raises:
+        ValueError: for a bad argument (the message names it, the value given and what would work).
+        DataError: when the data cannot be found, read or downloaded.
+    """
+    info = dataset_info(name)
+    options = _Options.parse(batch_size, resize, augment, seed)
+    sizes = {
+        split: None if size is None else check_int(size, f"{split}_size", 1)
+        for split, size in (("train", train_size), ("test", test_size))
+    }
+    dev = resolve_device(device)
+    folder = find_data(info, root=root, download=download, download_timeout=download_timeout)
+    loaders = []
+    for split, size in sizes.items():
+        images, labels = _read_split(folder, split, info)
+        total = len(labels)
+        # The cache is never handed out: a subset is a new tensor, the whole split is copied.
+        if size is None:
+            images, labels = _copy_to(images, dev), labels.to(dev, torch.long)
+        elif size > total:
+            raise ValueError(f"{split}_size={size!r} is more than the {total:,} {split} images of {info.name} "
+                             f"in {folder}; use at most {total:,}, or None for all of them")
+        else:
+            idx = _balanced_indices(labels, size, len(info.classes), options.seed, f"{split}_size")
+            images, labels = images[idx].to(dev), labels[idx].to(dev, torch.long)
+        split_options = options if split == "train" else dataclasses.replace(options, augment=False)
+        loaders.append(TensorLoader._from_checked(
+            images, labels, split_options, split == "train", info, split, str(folder), total,
+        ))
+    return loaders[0], loaders[1]
+
+
+# --------------------------------------------------------------------------- torchvision's pipeline
+
+
+def torchvision_dataset(
+    name: str,
+    train: bool,
+    transform: Callable[[Any], Any] | None = None,
+    root: str | os.PathLike | None = None,
+):
+    """Return torchvision's own dataset class (``datasets.MNIST`` or ``datasets.FashionMNIST``) over the course's files.
+
+    The files are the ones :func:`find_data` finds, read by the course's IDX reader: torchvision
+    handles only the per-image conversion (``__getitem__`` gives a PIL image through ``transform``),
+    exactly as in the source course. ``.data`` and ``.targets`` are this dataset's own copies.
+
+    Raises:
+        ValueError: for a bad argument.
+        DataError: when the data cannot be found or read.
+    """
+    from torchvision import datasets
+    from torchvision.datasets.vision import VisionDataset
+
+    info = dataset_info(name)
+    train = check_bool(train, "train")
+    if transform is not None and not callable(transform):
+        raise ValueError(f"transform={transform!r} is not callable; use e.g. transforms.ToTensor() or None")
+    folder = find_data(info, root=root)
+    images, labels = _read_split(folder, "train" if train else "test", info)
+    cls = getattr(datasets, info.name)
+    # Skip the class's __init__, which would read the files again with torchvision's reader;
+    # everything __getitem__, __len__ and repr use is set here.
+    dataset = cls.__new__(cls)
+    VisionDataset.__init__(dataset, str(folder), transform=transform)
+    dataset.train = train
+    dataset.data = _copy_to(images, torch.device("cpu"))
+    dataset.targets = labels.long()
+    return dataset
