@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Any, Sequence, Union
 
+import numpy as np
 import torch
 from torch import nn
+
+from ._checks import check_bool, check_int, check_model, check_pair, describe
 
 IntOrPair = Union[int, Sequence[int]]
 
@@ -15,9 +18,11 @@ __all__ = [
     "ShapeError",
     "ShapeRow",
     "ShapeTable",
+    "SizeFormula",
     "conv_output_size",
     "layer_shapes",
     "pool_output_size",
+    "size_formula",
 ]
 
 
@@ -25,23 +30,97 @@ class ShapeError(ValueError):
     """A layer cannot take the shape it is given."""
 
 
-def _pair(value: IntOrPair, name: str) -> tuple[int, int]:
-    """Return ``value`` as an ``(h, w)`` pair of ints, or raise ``ValueError`` naming ``name``."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
-    if isinstance(value, int):
-        return value, value
-    try:
-        items = tuple(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise ValueError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}") from None
-    if len(items) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-        raise ValueError(f"{name} must be an int or an (h, w) pair of ints, got {value!r}")
-    return items[0], items[1]
+@dataclass(frozen=True)
+class SizeFormula:
+    """The output-size formula along one axis, with its intermediate numbers.
+
+    Attributes:
+        size, kernel_size, padding, stride, dilation, ceil_mode: the inputs.
+        numerator: ``size + 2*padding - dilation*(kernel_size-1) - 1``.
+        value: the formula's result, ``floor(numerator / stride) + 1`` (``ceil`` with ``ceil_mode``).
+        output: what PyTorch produces: ``value``, less one when ``ceil_mode`` would start a last
+            window inside the right padding. Below 1 means that no window fits.
+    """
+
+    size: int
+    kernel_size: int
+    padding: int
+    stride: int
+    dilation: int
+    ceil_mode: bool
+    numerator: int
+    value: int
+    output: int
+
+    @property
+    def fits(self) -> bool:
+        """True when at least one window fits the padded input."""
+        return self.output >= 1
+
+    def text(self, axis: str = "height") -> str:
+        """The formula with this axis' numbers filled in, e.g. ``OH = floor((H + 2P - K) / S) + 1 = ... = 3``."""
+        out, name = ("OH", "H") if axis == "height" else ("OW", "W")
+        rnd = "ceil" if self.ceil_mode else "floor"
+        k, p, s, d = self.kernel_size, self.padding, self.stride, self.dilation
+        if d == 1:
+            general = f"{out} = {rnd}(({name} + 2P - K) / S) + 1"
+            filled = f"{rnd}(({self.size} + 2*{p} - {k}) / {s}) + 1"
+        else:
+            general = f"{out} = {rnd}(({name} + 2P - D*(K-1) - 1) / S) + 1"
+            filled = f"{rnd}(({self.size} + 2*{p} - {d}*({k}-1) - 1) / {s}) + 1"
+        text = f"{general} = {filled} = {rnd}({self.numerator} / {s}) + 1 = {self.value}"
+        if self.value < 1:
+            text += "  (< 1: no window fits)"
+        elif self.output != self.value:
+            text += f" -> {self.output} (PyTorch drops a last window that would start in the right padding)"
+        return text
+
+
+def size_formula(
+    size: int,
+    kernel_size: int,
+    padding: int = 0,
+    stride: int = 1,
+    dilation: int = 1,
+    ceil_mode: bool = False,
+) -> SizeFormula:
+    """Evaluate the output-size formula of convolution and pooling along one axis, as PyTorch does.
+
+    This is the one implementation of the formula in the package: :func:`conv_output_size`,
+    :func:`pool_output_size`, the shape explorer and the receptive-field module all call it.
+    A kernel that does not fit is not an error here: the result's ``output`` is then below 1.
+
+    Args:
+        size: input length (at least 1).
+        kernel_size: at least 1.
+        padding: 0 or more, added on both sides.
+        stride: at least 1.
+        dilation: at least 1 (1 means no gaps).
+        ceil_mode: round up instead of down (pooling only in PyTorch).
+
+    Returns:
+        A :class:`SizeFormula`.
+
+    Raises:
+        ValueError: a value that is not a whole number, or out of the ranges above.
+    """
+    size = check_int(size, "size", 1)
+    kernel_size = check_int(kernel_size, "kernel_size", 1)
+    padding = check_int(padding, "padding", 0)
+    stride = check_int(stride, "stride", 1)
+    dilation = check_int(dilation, "dilation", 1)
+    ceil_mode = check_bool(ceil_mode, "ceil_mode")
+    numerator = size + 2 * padding - dilation * (kernel_size - 1) - 1
+    # Python's // rounds towards minus infinity, as PyTorch's div_rtn does.
+    value = (numerator + (stride - 1 if ceil_mode else 0)) // stride + 1
+    output = value
+    if ceil_mode and value >= 1 and (value - 1) * stride >= size + padding:
+        output -= 1  # a last window may not start inside the right padding
+    return SizeFormula(size, kernel_size, padding, stride, dilation, ceil_mode, numerator, value, output)
 
 
 def _is_pair_input(*values: object) -> bool:
-    return any(not isinstance(v, int) and v is not None for v in values)
+    return any(not isinstance(v, (int, np.integer)) and v is not None for v in values)
 
 
 def _one_dim(
@@ -55,23 +134,16 @@ def _one_dim(
     what: str,
 ) -> int:
     """Output length along one axis; ``axis`` is '' or ' (height)' / ' (width)' for messages."""
-    if size < 1:
-        raise ValueError(f"size{axis} must be at least 1, got {size}")
-    if kernel_size < 1:
-        raise ValueError(f"kernel_size{axis} must be at least 1, got {kernel_size}")
-    if stride < 1:
-        raise ValueError(f"stride{axis} must be at least 1, got {stride}")
-    if dilation < 1:
-        raise ValueError(f"dilation{axis} must be at least 1 (1 means no gaps), got {dilation}")
-    if padding < 0:
-        raise ValueError(f"padding{axis} must be 0 or more, got {padding}")
-    effective = dilation * (kernel_size - 1) + 1
-    padded = size + 2 * padding
-    # PyTorch's rule (floor division rounds towards minus infinity, as its div_rtn does).
-    out = (padded - effective + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1  # a last window may not start inside the right padding
-    if out < 1:
+    limits = (("size", size, 1, ""), ("kernel_size", kernel_size, 1, ""), ("stride", stride, 1, ""),
+              ("dilation", dilation, 1, " (1 means no gaps)"), ("padding", padding, 0, ""))
+    for name, value, low, note in limits:
+        if value < low:
+            wanted = "at least 1" if low == 1 else "0 or more"
+            raise ValueError(f"{name}{axis} must be {wanted}{note}, got {value}")
+    formula = size_formula(size, kernel_size, padding, stride, dilation, ceil_mode)
+    if not formula.fits:
+        effective = dilation * (kernel_size - 1) + 1
+        padded = size + 2 * padding
         hint = (
             f"use kernel_size <= {(padded - 1) // dilation + 1}"
             if dilation > 1
@@ -84,13 +156,13 @@ def _one_dim(
             + f" but the padded input is only {size} + 2*{padding} = {padded}; "
             f"{hint}, or padding >= {need_pad}, or a larger input"
         )
-    return out
+    return formula.output
 
 
 def conv_output_size(
     size: IntOrPair,
     kernel_size: IntOrPair,
-    padding: IntOrPair = 0,
+    padding: IntOrPair | str = 0,
     stride: IntOrPair = 1,
     dilation: IntOrPair = 1,
 ) -> int | tuple[int, int]:
@@ -101,25 +173,50 @@ def conv_output_size(
     Args:
         size: input height/width, an int or an ``(h, w)`` pair.
         kernel_size, padding, stride, dilation: as in ``nn.Conv2d``; ints or pairs.
+            ``padding="valid"`` means 0 and ``padding="same"`` keeps the size (stride 1 only),
+            as in ``nn.Conv2d``.
 
     Returns:
         An int when every argument is an int, else an ``(h, w)`` tuple.
 
     Raises:
-        ValueError: kernel, stride or dilation below 1, negative padding, or a
-            kernel that does not fit the padded input; the message names the argument.
+        ValueError: a value that is not a whole number (or pair of them), kernel, stride or
+            dilation below 1, negative padding, or a kernel that does not fit the padded
+            input; the message names the argument.
     """
+    if isinstance(padding, str):
+        if padding not in ("valid", "same"):
+            raise ValueError(
+                f"padding must be a number, an (h, w) pair, 'valid' or 'same' (as in nn.Conv2d), got {padding!r}"
+            )
+        if padding == "valid":
+            padding = 0
+        else:
+            return _same_size(size, kernel_size, stride, dilation)
     args = {"size": size, "kernel_size": kernel_size, "padding": padding, "stride": stride, "dilation": dilation}
-    pairs = {name: _pair(v, name) for name, v in args.items()}
+    pairs = {name: check_pair(v, name) for name, v in args.items()}
+    is_pair = _is_pair_input(*args.values())
     out = tuple(
         _one_dim(
             pairs["size"][i], pairs["kernel_size"][i], pairs["padding"][i], pairs["stride"][i],
-            pairs["dilation"][i], False, "" if not _is_pair_input(*args.values()) else f" ({axis})",
-            "conv_output_size",
+            pairs["dilation"][i], False, f" ({axis})" if is_pair else "", "conv_output_size",
         )
         for i, axis in enumerate(("height", "width"))
     )
-    return out if _is_pair_input(*args.values()) else out[0]
+    return out if is_pair else out[0]
+
+
+def _same_size(size: IntOrPair, kernel_size: IntOrPair, stride: IntOrPair, dilation: IntOrPair) -> IntOrPair:
+    """``padding='same'``: the output has the input's size; PyTorch allows it for stride 1 only."""
+    sizes = check_pair(size, "size", 1)
+    check_pair(kernel_size, "kernel_size", 1)
+    check_pair(dilation, "dilation", 1)
+    if check_pair(stride, "stride", 1) != (1, 1):
+        raise ValueError(
+            f"padding='same' works with stride=1 only (as in nn.Conv2d), got stride={stride!r}; "
+            "use a number for padding, e.g. padding=(kernel_size - 1) // 2"
+        )
+    return sizes if _is_pair_input(size, kernel_size, stride, dilation) else sizes[0]
 
 
 def pool_output_size(
@@ -138,14 +235,13 @@ def pool_output_size(
 
     Raises:
         ValueError: as :func:`conv_output_size`; also padding above half the kernel,
-            which PyTorch rejects for pooling.
+            which PyTorch rejects for pooling, and a ``ceil_mode`` that is not True or False.
     """
     if stride is None:
         stride = kernel_size
     args = {"size": size, "kernel_size": kernel_size, "stride": stride, "padding": padding, "dilation": dilation}
-    pairs = {name: _pair(v, name) for name, v in args.items()}
-    if not isinstance(ceil_mode, bool):
-        raise ValueError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    pairs = {name: check_pair(v, name) for name, v in args.items()}
+    ceil_mode = check_bool(ceil_mode, "ceil_mode")
     is_pair = _is_pair_input(*args.values())
     result = []
     for i, axis in enumerate(("height", "width")):
@@ -256,6 +352,48 @@ def _top_layers(model: nn.Module, depth: int) -> list[tuple[str, nn.Module]]:
     return layers
 
 
+#: Largest dummy input ``layer_shapes`` builds (elements); a typo such as (1, 2240, 22400) would
+#: otherwise try to allocate gigabytes and can kill the notebook's kernel.
+MAX_INPUT_ELEMENTS = 2**27
+
+
+def _check_input_shape(input_shape: Any) -> tuple[int, int, int, int]:
+    """``(C, H, W)`` or ``(N, C, H, W)`` of whole numbers >= 1, as a 4-tuple with a batch of 1 for 3 numbers."""
+    example = "such as (1, 28, 28) for one grey 28x28 image"
+    if isinstance(input_shape, torch.Tensor):
+        raise ValueError(
+            f"input_shape must be a shape {example}, got a tensor of shape {tuple(input_shape.shape)}; "
+            "for a tensor X pass X.shape"
+        )
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence):
+        raise ValueError(f"input_shape must be a tuple of 3 or 4 whole numbers {example}, got {describe(input_shape)}")
+    shape = tuple(input_shape)
+    if len(shape) not in (3, 4):
+        hint = "; add the channel count in front, e.g. (1, 28, 28)" if len(shape) == 2 else ""
+        raise ValueError(
+            f"input_shape must be (C, H, W) or (N, C, H, W), {example}, got {shape!r} "
+            f"with {len(shape)} numbers{hint}"
+        )
+    for i, value in enumerate(shape):
+        try:
+            check_int(value, "input_shape", 1)
+        except ValueError:
+            raise ValueError(
+                f"input_shape must hold whole numbers of at least 1, {example}; "
+                f"got {describe(input_shape)}, whose entry {i} is {describe(value)}"
+            ) from None
+    shape = tuple(int(v) for v in shape)
+    if len(shape) == 3:
+        shape = (1, *shape)
+    if math.prod(shape) > MAX_INPUT_ELEMENTS:
+        raise ValueError(
+            f"input_shape={tuple(input_shape)!r} holds {math.prod(shape):,} numbers, more than the "
+            f"{MAX_INPUT_ELEMENTS:,} layer_shapes will build; the table only needs one image, "
+            "so use a batch of 1 and the image size the model expects, e.g. (1, 224, 224)"
+        )
+    return shape  # type: ignore[return-value]
+
+
 def layer_shapes(model: nn.Module, input_shape: Sequence[int], depth: int = 1) -> ShapeTable:
     """Run one dummy batch through ``model`` and record each layer's output shape.
 
@@ -269,23 +407,14 @@ def layer_shapes(model: nn.Module, input_shape: Sequence[int], depth: int = 1) -
         A :class:`ShapeTable` (plain text with ``print``, a table in notebooks).
 
     Raises:
+        ValueError: ``model`` is not a network instance, ``input_shape`` is not 3 or 4 whole
+            numbers of at least 1 (or is too large to run), or ``depth`` is not a whole number >= 1.
         ShapeError: when a layer cannot take the shape it receives; the message names
             the layer, the shape it got and what the previous layer produced.
     """
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    try:
-        shape = tuple(int(s) for s in input_shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"input_shape must be a tuple like (1, 28, 28), got {input_shape!r}") from None
-    if len(shape) == 3:
-        shape = (1, *shape)
-    if len(shape) != 4 or min(shape) < 1:
-        raise ValueError(
-            f"input_shape must be (C, H, W) or (N, C, H, W) with positive sizes, got {tuple(input_shape)!r}"
-        )
-    if not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"depth must be an int >= 1, got {depth!r}")
+    model = check_model(model)
+    shape = _check_input_shape(input_shape)
+    depth = check_int(depth, "depth", 1)
 
     layers = _top_layers(model, depth)
     rows: list[ShapeRow] = []

@@ -1,22 +1,38 @@
-"""Interactive explorers for convolution and pooling: sliders wired to the plain functions in ``conv_steps``.
+"""Interactive explorers: sliders wired to plain functions, for convolution, pooling and receptive fields.
 
-Each explorer shows its controls as a widget and its result (text and a picture) as ordinary
-notebook outputs that the sliders update in place. A notebook saved after a run therefore still
-shows the result for the saved settings where widgets cannot run (GitHub, nbval, exported HTML).
+The numbers come from :mod:`cnn_course.conv_steps` and :mod:`cnn_course.receptive_field`, the
+pictures from :mod:`cnn_course.conv_figures`; this module only connects controls to them. Each
+explorer shows its controls as a widget and its result (text and a picture) as ordinary notebook
+outputs that the controls update in place. A notebook saved after a run therefore still shows the
+result for the saved settings where widgets cannot run (GitHub, nbval, exported HTML). A setting
+with no result shows its message (why, and what to change) in place of the result, never a
+traceback.
 """
 
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import ipywidgets as widgets
 from IPython.display import Image, Pretty, display
 from matplotlib.figure import Figure
+from torch import nn
 
-from .conv_steps import MODES, ShapeReport, WindowWalk, draw_shape_grid, draw_step, shape_report, window_steps
+from ._checks import check_bool, check_choice, check_int, describe
+from .conv_figures import draw_message, draw_receptive_field, draw_shape_grid, draw_step
+from .conv_steps import MODES, ShapeReport, WindowWalk, shape_report, window_steps
+from .receptive_field import Region, input_region, receptive_fields
 
-__all__ = ["ShapeExplorer", "StepThrough", "shape_explorer", "step_through"]
+__all__ = [
+    "ReceptiveFieldExplorer",
+    "ShapeExplorer",
+    "StepThrough",
+    "error_view",
+    "receptive_field_explorer",
+    "shape_explorer",
+    "step_through",
+]
 
 _STATIC_NOTE = "(交互控件:在运行中的 Jupyter 里拖动滑块;下方是当前设置的结果)"
 _MAX_STEP_INPUT = 12
@@ -35,10 +51,26 @@ def _png(fig: Figure) -> Image:
     return Image(data=buffer.getvalue(), format="png")
 
 
-def _int_in(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be an int from {low} to {high} for the explorer, got {value!r}")
-    return value
+def error_view(error: Exception) -> tuple[str, Figure]:
+    """What an explorer shows for a setting that has no result: the message, and a figure saying so.
+
+    Args:
+        error: the ``ValueError`` a plain function raised for the current setting.
+
+    Returns:
+        ``(text, figure)``: the text starts with ✘ and holds the error's message (which names the
+        value and what would work).
+    """
+    message = str(error)
+    return f"✘ 这组设置没有结果:{message}", draw_message(message)
+
+
+def _safe(compute: Callable[[], tuple[str, Figure]]) -> tuple[str, Figure]:
+    """``compute()``, or the error's message when the setting has no result, so a slider never raises."""
+    try:
+        return compute()
+    except ValueError as err:
+        return error_view(err)
 
 
 class _Shown:
@@ -56,10 +88,25 @@ class _Shown:
         """True once shown in a notebook (outside one, ``display`` returns no handles)."""
         return any(handle is not None for handle in self.handles)
 
-    def update(self, text: str, fig: Figure) -> None:
+    def update(self, compute: Callable[[], tuple[str, Figure]]) -> None:
+        """Recompute the text and picture; a setting without a result shows its message instead."""
+        if not self.active:
+            return
+        text, fig = _safe(compute)
         for handle, obj in zip(self.handles, (Pretty(text), _png(fig))):
             if handle is not None:
                 handle.update(obj)
+
+
+def _start(value: Any, name: str, low: int, high: int, max_size: int) -> int:
+    """A slider's starting value, refused with a hint when it is outside the slider."""
+    try:
+        return check_int(value, name, low, high)
+    except ValueError as err:
+        if name in ("height", "width") and isinstance(value, int) and value > high and value <= 64:
+            raise ValueError(f"{err}; the sliders go up to max_size={max_size}: pass max_size={value} "
+                             "(at most 64) for a larger input") from None
+        raise ValueError(f"{err} (the range of the explorer's {name} slider)") from None
 
 
 class ShapeExplorer:
@@ -83,20 +130,18 @@ class ShapeExplorer:
         ceil_mode: bool = False,
         max_size: int = 32,
     ) -> None:
-        max_size = _int_in(max_size, "max_size", 4, 64)
+        max_size = check_int(max_size, "max_size", 4, 64)
         ranges = {
             "height": (height, 1, max_size), "width": (width, 1, max_size), "kernel_size": (kernel_size, 1, 11),
             "padding": (padding, 0, 5), "stride": (stride, 1, 6), "dilation": (dilation, 1, 4),
             "in_channels": (in_channels, 1, 512), "out_channels": (out_channels, 1, 512),
         }
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(repr(m) for m in MODES)}, got {mode!r}")
-        if not isinstance(ceil_mode, bool):
-            raise ValueError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+        mode = check_choice(mode, "mode", MODES)
+        ceil_mode = check_bool(ceil_mode, "ceil_mode")
         style = {"description_width": "90px"}
         self.sliders: dict[str, widgets.IntSlider] = {
-            name: widgets.IntSlider(value=_int_in(value, name, low, high), min=low, max=high, description=name,
-                                    continuous_update=False, style=style)
+            name: widgets.IntSlider(value=_start(value, name, low, high, max_size), min=low, max=high,
+                                    description=name, continuous_update=False, style=style)
             for name, (value, low, high) in ranges.items()
         }
         self.mode = widgets.Dropdown(
@@ -123,10 +168,14 @@ class ShapeExplorer:
         """The grid picture for the current slider values."""
         return draw_shape_grid(self.report())
 
+    def view(self) -> tuple[str, Figure]:
+        """The text and picture for the current slider values (an impossible setting gives its message)."""
+        report = self.report()
+        return report.text(), draw_shape_grid(report)
+
     def show(self) -> None:
         """Display the controls, then the text and picture they update."""
-        report = self.report()
-        self._shown.show(self.controls, report.text(), draw_shape_grid(report))
+        self._shown.show(self.controls, *self.view())
 
     def _sync_enabled(self) -> None:
         pooling = self.mode.value != "conv"
@@ -136,10 +185,7 @@ class ShapeExplorer:
     def _changed(self, change: dict) -> None:
         if change.get("owner") is self.mode:
             self._sync_enabled()
-        if not self._shown.active:
-            return
-        report = self.report()
-        self._shown.update(report.text(), draw_shape_grid(report))
+        self._shown.update(self.view)
 
 
 def shape_explorer(
@@ -199,8 +245,8 @@ class StepThrough:
                 f"at most {_MAX_STEP_INPUT}x{_MAX_STEP_INPUT}: crop it, e.g. X[:8, :8]"
             )
         last = len(self.walk) - 1
-        step = _int_in(step, "step", 0, last)
-        interval = _int_in(interval, "interval", 100, 10_000)
+        step = check_int(step, "step", 0, last)
+        interval = check_int(interval, "interval (milliseconds)", 100, 10_000)
         self.slider = widgets.IntSlider(value=step, min=0, max=last, description="step",
                                         continuous_update=True)
         self.play = widgets.Play(value=step, min=0, max=last, interval=interval, description="play")
@@ -211,7 +257,7 @@ class StepThrough:
 
     def text(self, index: int | None = None) -> str:
         """The arithmetic of step ``index`` (the slider's step by default) as one line of text."""
-        index = self.slider.value if index is None else index
+        index = self.slider.value if index is None else check_int(index, "index", 0, len(self.walk) - 1)
         step = self.walk[index]
         return (f"第 {step.index + 1}/{len(self.walk)} 步,output[{step.out_row}, {step.out_col}]: "
                 f"{step.expression()}")
@@ -220,13 +266,16 @@ class StepThrough:
         """The picture of step ``index`` (the slider's step by default)."""
         return draw_step(self.walk, self.slider.value if index is None else index)
 
+    def view(self) -> tuple[str, Figure]:
+        """The text and picture of the slider's step."""
+        return self.text(), self.figure()
+
     def show(self) -> None:
         """Display the controls, then the text and picture they update."""
-        self._shown.show(self.controls, self.text(), self.figure())
+        self._shown.show(self.controls, *self.view())
 
     def _changed(self, change: dict) -> None:
-        if self._shown.active:
-            self._shown.update(self.text(), self.figure())
+        self._shown.update(self.view)
 
 
 def step_through(
@@ -258,3 +307,165 @@ def step_through(
         ValueError: naming the argument, for a bad input, kernel or setting.
     """
     StepThrough(X, kernel, mode, padding, stride, dilation, kernel_size, bias, step, interval).show()
+
+
+def _course_networks() -> dict[str, tuple[Callable[[], nn.Module], int]]:
+    """The course's networks for the receptive-field explorer: how to build each, and its input size."""
+
+    def lenet() -> nn.Module:
+        from .models import LeNet  # imported on first use: the explorer needs the networks, the package does not
+
+        return LeNet()
+
+    def alexnet() -> nn.Module:
+        from .models import AlexNet
+
+        return AlexNet(num_classes=10)
+
+    return {"LeNet": (lenet, 28), "AlexNet": (alexnet, 224)}
+
+
+class ReceptiveFieldExplorer:
+    """Choose a network, a layer and an output position; see the input pixels that output depends on.
+
+    Use :func:`receptive_field_explorer` in a notebook; build this class directly to drive it
+    from code (tests set ``explorer.layer.value``, ``explorer.row.value`` and read :meth:`region`).
+    """
+
+    def __init__(
+        self,
+        network: str = "LeNet",
+        layer: int | None = None,
+        row: int | None = None,
+        col: int | None = None,
+        image: Any = None,
+        networks: Mapping[str, tuple[Callable[[], nn.Module] | nn.Module, int]] | None = None,
+    ) -> None:
+        self._networks = dict(_course_networks() if networks is None else networks)
+        if not self._networks:
+            raise ValueError("networks must name at least one network, e.g. {'LeNet': (LeNet(), 28)}")
+        network = check_choice(network, "network", list(self._networks))
+        self._built: dict[str, nn.Module] = {}
+        self._hold = False  # True while one change sets several controls: redraw once, at the end
+        self.image = image
+        style = {"description_width": "70px"}
+        self.network = widgets.Dropdown(options=list(self._networks), value=network, description="network",
+                                        style=style)
+        self.layer = widgets.Dropdown(description="layer", style=style, layout=widgets.Layout(width="380px"))
+        self.row = widgets.IntSlider(min=0, max=0, description="row", continuous_update=False, style=style)
+        self.col = widgets.IntSlider(min=0, max=0, description="col", continuous_update=False, style=style)
+        self._set_layers(layer)
+        self._set_position(row, col)
+        if image is not None:
+            draw_receptive_field(self.region(), image)  # refuse a bad image now, not at every slider move
+        self.controls = Controls([widgets.HBox([self.network, self.layer]), widgets.HBox([self.row, self.col])])
+        self._shown = _Shown()
+        self.network.observe(self._network_changed, names="value")
+        self.layer.observe(self._layer_changed, names="value")
+        for control in (self.row, self.col):
+            control.observe(self._changed, names="value")
+
+    def _model(self) -> tuple[nn.Module, int]:
+        name = self.network.value
+        build, size = self._networks[name]
+        if name not in self._built:
+            self._built[name] = build if isinstance(build, nn.Module) else build()
+        return self._built[name], size
+
+    def _set_layers(self, layer: int | None) -> None:
+        """Fill the layer list with the network's convolution and pooling layers; select ``layer``."""
+        model, size = self._model()
+        table = receptive_fields(model, size)
+        if not table.rows:
+            raise ValueError(f"network {self.network.value!r} has no convolution or pooling layer to explore")
+        options = [(f"{r.name} {r.type}, output {r.output_size[0]}x{r.output_size[1]}", r.index) for r in table]
+        indices = [r.index for r in table]
+        if layer is None:
+            layer = indices[len(indices) // 2]
+        elif isinstance(layer, bool) or not isinstance(layer, int) or layer not in indices:
+            what = ""
+            layers = getattr(model, "net", model)
+            if isinstance(layer, int) and not isinstance(layer, bool) and 0 <= layer < len(layers):
+                what = f" ({type(layers[layer]).__name__}, which has no window of its own)"
+            raise ValueError(
+                f"layer must be the index of a convolution or pooling layer of {self.network.value}, one of "
+                f"{', '.join(str(i) for i in indices)}, got {describe(layer)}{what}"
+            )
+        self._sizes = {r.index: r.output_size for r in table}
+        self.layer.options = options
+        self.layer.value = layer
+
+    def _set_position(self, row: int | None, col: int | None) -> None:
+        """Set the sliders' ranges to the layer's output; start at ``(row, col)`` or the centre."""
+        oh, ow = self._sizes[self.layer.value]
+        try:
+            row = oh // 2 if row is None else check_int(row, "row", 0, oh - 1)
+            col = ow // 2 if col is None else check_int(col, "col", 0, ow - 1)
+        except ValueError as err:
+            raise ValueError(f"{err} (the output of layer {self.layer.value} is {oh}x{ow})") from None
+        for slider, top, value in ((self.row, oh - 1, row), (self.col, ow - 1, col)):
+            # Widen before narrowing, so the slider never clips the new value on the way.
+            slider.max = max(slider.max, top)
+            slider.value = value
+            slider.max = top
+
+    def region(self) -> Region:
+        """The :class:`Region` for the current choices."""
+        model, size = self._model()
+        return input_region(model, self.layer.value, self.row.value, self.col.value, size)
+
+    def view(self) -> tuple[str, Figure]:
+        """The text and picture for the current choices."""
+        region = self.region()
+        return f"{self.network.value}: {region.text()}", draw_receptive_field(region, self.image)
+
+    def show(self) -> None:
+        """Display the controls, then the text and picture they update."""
+        self._shown.show(self.controls, *self.view())
+
+    def _network_changed(self, change: dict) -> None:
+        self._hold = True
+        try:
+            self._set_layers(None)
+            self._set_position(None, None)
+        finally:
+            self._hold = False
+        self._shown.update(self.view)
+
+    def _layer_changed(self, change: dict) -> None:
+        if self._hold or change.get("new") is None:
+            return
+        self._hold = True
+        try:
+            self._set_position(None, None)
+        finally:
+            self._hold = False
+        self._shown.update(self.view)
+
+    def _changed(self, change: dict) -> None:
+        if not self._hold:
+            self._shown.update(self.view)
+
+
+def receptive_field_explorer(
+    network: str = "LeNet",
+    layer: int | None = None,
+    row: int | None = None,
+    col: int | None = None,
+    image: Any = None,
+) -> None:
+    """Show a network, layer and position chooser and, below it, the input region that output depends on.
+
+    Args:
+        network: ``"LeNet"`` (28x28 input) or ``"AlexNet"`` (224x224), from :mod:`cnn_course.models`.
+        layer: index of a convolution or pooling layer in the network's ``net`` (``3`` for ``net.3``);
+            ``None`` starts at a middle one.
+        row, col: the output position to start at; ``None`` means the centre.
+        image: optional grey picture ``(H, W)`` drawn under the region (resized for display).
+
+    Raises:
+        ValueError: an unknown network, a layer that is not a convolution or pooling layer of it,
+            a position outside that layer's output, or an image that is not one 2-D picture.
+    """
+    ReceptiveFieldExplorer(network, layer, row, col, image).show()
+

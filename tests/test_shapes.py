@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -9,6 +10,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from cnn_course import ShapeError, conv_output_size, layer_shapes, pool_output_size
+from cnn_course.models import LeNet
+from cnn_course.shapes import size_formula
 
 SETTINGS = settings(max_examples=150, deadline=None)
 
@@ -105,20 +108,6 @@ def test_pool_bad_padding_names_limit() -> None:
         pool_output_size(10, 3, ceil_mode="yes")  # type: ignore[arg-type]
 
 
-class LeNet(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Tanh(), nn.AvgPool2d(2, 2),
-            nn.Conv2d(6, 16, kernel_size=5), nn.Tanh(), nn.AvgPool2d(2, 2),
-            nn.Conv2d(16, 120, kernel_size=5), nn.Tanh(), nn.Flatten(),
-            nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
 def test_layer_shapes_lenet_table() -> None:
     table = layer_shapes(LeNet(), (1, 28, 28))
     assert [r.output_shape for r in table][:7] == [
@@ -168,12 +157,93 @@ def test_layer_shapes_alexnet_on_28_names_layer() -> None:
         layer_shapes(model, (1, 28, 28))
 
 
-@pytest.mark.parametrize("shape", [(28, 28), (1, 0, 28), "abc", (1, 2, 3, 4, 5)])
-def test_layer_shapes_bad_input_shape(shape) -> None:
-    with pytest.raises(ValueError, match="input_shape"):
+@pytest.mark.parametrize(
+    "shape, words",
+    [
+        ((1, 28.7, 28), ["input_shape", "28.7", "not a whole number", "(1, 28, 28)"]),  # was silently 28
+        ((1, 28.0, 28), ["input_shape", "28.0"]),
+        ((1, True, 28), ["input_shape", "True"]),
+        ((1, "28", 28), ["input_shape", "'28'", "without quotes"]),
+        ("128", ["input_shape", "'128'"]),  # a string of digits was read as (1, 2, 8)
+        ((28, 28), ["input_shape", "2 numbers", "add the channel count"]),
+        ((1, 2, 3, 4, 5), ["input_shape", "5 numbers"]),
+        ((1, 0, 28), ["input_shape", "at least 1", "entry 1 is 0"]),
+        ((1, -28, 28), ["input_shape", "entry 1 is -28"]),
+        (torch.zeros(1, 1, 28, 28), ["input_shape", "tensor of shape (1, 1, 28, 28)", "X.shape"]),
+        (None, ["input_shape", "None"]),
+        ((256, 3, 2240, 2240), ["input_shape", "batch of 1"]),  # would allocate gigabytes
+    ],
+)
+def test_layer_shapes_bad_input_shape(shape, words: list[str]) -> None:
+    with pytest.raises(ValueError) as info:
         layer_shapes(LeNet(), shape)
+    for word in words:
+        assert word in str(info.value)
 
 
-def test_layer_shapes_bad_model() -> None:
-    with pytest.raises(ValueError, match="model must be a torch.nn.Module"):
-        layer_shapes("lenet", (1, 28, 28))  # type: ignore[arg-type]
+def test_layer_shapes_accepts_a_torch_size() -> None:
+    assert layer_shapes(LeNet(), torch.zeros(1, 1, 28, 28).shape).output_shape == (1, 10)
+
+
+@pytest.mark.parametrize(
+    "model, depth, words",
+    [
+        ("lenet", 1, ["model must be a torch.nn.Module", "'lenet'"]),
+        (LeNet, 1, ["the class LeNet", "LeNet()"]),
+        (LeNet(), True, ["depth", "True"]),
+        (LeNet(), 0, ["depth", "at least 1", "0"]),
+        (LeNet(), 1.5, ["depth", "1.5"]),
+    ],
+)
+def test_layer_shapes_bad_model_or_depth(model, depth, words: list[str]) -> None:
+    with pytest.raises(ValueError) as info:
+        layer_shapes(model, (1, 28, 28), depth=depth)
+    for word in words:
+        assert word in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: conv_output_size(28.7, 5), ["size", "28.7", "not a whole number"]),
+        (lambda: conv_output_size("28", 5), ["size", "'28'", "without quotes"]),
+        (lambda: conv_output_size(True, 5), ["size", "True"]),
+        (lambda: conv_output_size(28, 5, stride=False), ["stride", "False"]),
+        (lambda: conv_output_size((28, 28, 1), 5), ["size", "3 numbers", "(h, w) pair"]),
+        (lambda: conv_output_size((28, 2.5), 5), ["size", "2.5 (not a whole number)"]),
+        (lambda: conv_output_size(28, 5, padding="full"), ["padding", "'full'", "'same'"]),
+        (lambda: conv_output_size(28, 5, padding="same", stride=2), ["padding='same'", "stride=1"]),
+        (lambda: pool_output_size(28, 2, ceil_mode=1), ["ceil_mode", "True or False", "1"]),
+        (lambda: pool_output_size(28, 2, ceil_mode="False"), ["ceil_mode", "'False'"]),
+        (lambda: pool_output_size(28, None), ["kernel_size", "None"]),
+        (lambda: size_formula(28, 5, stride=0), ["stride", "at least 1", "0"]),
+        (lambda: size_formula(28, 5, padding=-1), ["padding", "0 or more", "-1"]),
+    ],
+)
+def test_bad_values_are_rejected_not_reinterpreted(call, words: list[str]) -> None:
+    with pytest.raises(ValueError) as info:
+        call()
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_numpy_integers_are_whole_numbers() -> None:
+    assert conv_output_size(np.int64(28), np.int32(5), padding=np.int64(2)) == 28
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("k, d", [(3, 1), (4, 1), (5, 2), (4, 3)])
+def test_same_and_valid_padding_as_in_conv2d(k: int, d: int) -> None:
+    for padding in ("same", "valid"):
+        layer = nn.Conv2d(1, 1, k, padding=padding, dilation=d)
+        assert conv_output_size((13, 16), k, padding=padding, dilation=d) == _torch_size(layer, 13, 16)
+
+
+def test_size_formula_keeps_the_numbers() -> None:
+    f = size_formula(7, 2, stride=2, ceil_mode=True)
+    assert (f.numerator, f.value, f.output, f.fits) == (5, 4, 4, True)
+    assert f.text() == "OH = ceil((H + 2P - K) / S) + 1 = ceil((7 + 2*0 - 2) / 2) + 1 = ceil(5 / 2) + 1 = 4"
+    dropped = size_formula(3, 2, padding=1, stride=2, ceil_mode=True)  # the last window would start in the padding
+    assert (dropped.value, dropped.output) == (3, 2) and "drops a last window" in dropped.text("width")
+    too_big = size_formula(4, 7)
+    assert not too_big.fits and too_big.text().endswith("= -2  (< 1: no window fits)")

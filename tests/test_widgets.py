@@ -1,4 +1,4 @@
-"""Tests for the explorers: the plain functions behind them (checked against torch) and the widgets' wiring."""
+"""Tests for the explorers: the plain functions behind them (checked against torch), their figures and the wiring."""
 
 from __future__ import annotations
 
@@ -14,8 +14,20 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 from torch import nn
 
-from cnn_course.conv_steps import ShapeReport, draw_shape_grid, draw_step, shape_report, window_steps
-from cnn_course.widgets import Controls, ShapeExplorer, StepThrough, shape_explorer, step_through
+from cnn_course import input_region
+from cnn_course.conv_figures import draw_message, draw_receptive_field, draw_shape_grid, draw_step
+from cnn_course.conv_steps import shape_report, window_steps
+from cnn_course.models import LeNet
+from cnn_course.widgets import (
+    Controls,
+    ReceptiveFieldExplorer,
+    ShapeExplorer,
+    StepThrough,
+    error_view,
+    receptive_field_explorer,
+    shape_explorer,
+    step_through,
+)
 
 X44 = torch.tensor([[1, 2, 3, 0], [0, 1, 2, 3], [3, 0, 1, 2], [2, 3, 0, 1]], dtype=torch.float64)
 K33 = torch.tensor([[2, 0, 1], [0, 1, 2], [1, 0, 2]], dtype=torch.float64)
@@ -92,11 +104,15 @@ def test_shape_report_error_shows_negative_formula() -> None:
 @pytest.mark.parametrize(
     "kwargs,needle",
     [
-        (dict(height=4.0, width=4, kernel_size=3), "height must be an int"),
-        (dict(height=4, width=4, kernel_size=True), "kernel_size must be an int"),
+        (dict(height=4.0, width=4, kernel_size=3), r"height must be a whole number, got 4.0 \(a float\)"),
+        (dict(height=4, width=4, kernel_size=True), "kernel_size must be a whole number, got True"),
         (dict(height=4, width=4, kernel_size=3, mode="pool"), "mode must be one of"),
         (dict(height=4, width=4, kernel_size=3, ceil_mode=True), "ceil_mode applies to pooling only"),
         (dict(height=4, width=4, kernel_size=2, mode="max", ceil_mode=1), "ceil_mode must be True or False"),
+        (dict(height=4, width=4, kernel_size=3, bias=1), "bias must be True or False, got 1"),
+        (dict(height=4, width=4, kernel_size=3, mode="Max"), "did you mean 'max'"),
+        (dict(height="6", width=4, kernel_size=3), "height must be a whole number, got '6'"),
+        (dict(height=4, width=4, kernel_size=(3, 3)), r"kernel_size must be a whole number, got \(3, 3\)"),
     ],
 )
 def test_shape_report_rejects_wrong_types(kwargs: dict, needle: str) -> None:
@@ -152,8 +168,9 @@ def test_window_steps_source_example_by_hand() -> None:
 def test_window_steps_partial_output_is_nan_after_current_step() -> None:
     out = window_steps(X44, K33).output(upto=1)
     assert out[0].tolist() == [15, 16] and torch.isnan(out[1]).all()
-    with pytest.raises(ValueError, match="upto must be an int from 0 to 3"):
-        window_steps(X44, K33).output(upto=4)
+    for bad in (4, True, 1.0):
+        with pytest.raises(ValueError, match="upto must be a whole number from 0 to 3"):
+            window_steps(X44, K33).output(upto=bad)
 
 
 @settings(max_examples=25, deadline=None)
@@ -224,6 +241,12 @@ def test_window_steps_max_pool_pads_with_minus_infinity() -> None:
         (dict(X=X44, mode="avg", bias=1.0), "bias is for mode='conv'"),
         (dict(X=X44, mode="avg", dilation=2), "dilation must be 1 for mode='avg'"),
         (dict(X=X44, mode="max", kernel_size=2, padding=2), "padding <= 1"),
+        (dict(X=X44, kernel=K33, bias=True), "bias must be a finite number such as 0.5, got True"),
+        (dict(X=X44, kernel=K33, bias="1"), "bias must be a finite number such as 0.5, got '1'"),
+        (dict(X=X44, kernel=K33, bias=float("nan")), "bias must be a finite number"),
+        (dict(X=X44, kernel=K33, stride=1.0), "stride must be a whole number, got 1.0"),
+        (dict(X=X44, kernel=K33, padding=True), "padding must be a whole number, got True"),
+        (dict(X=[[1, 2], [3]], kernel=K33), "X must be a 2-D tensor or nested list of numbers"),
     ],
 )
 def test_window_steps_bad_arguments_name_the_argument(kwargs: dict, needle: str) -> None:
@@ -244,7 +267,7 @@ def test_draw_step_figure_and_bad_index() -> None:
     assert any(walk[7].expression() in t.get_text().replace("\n", " ") for t in fig.texts)
     assert len(draw_step(window_steps(X44, mode="avg"), 0).axes) == 2  # pooling: no kernel panel
     for bad in (-1, 16, 1.0, True):
-        with pytest.raises(ValueError, match="index must be an int from 0 to 15"):
+        with pytest.raises(ValueError, match="index must be a whole number from 0 to 15"):
             draw_step(walk, bad)
 
 
@@ -278,8 +301,12 @@ def test_shape_explorer_ceil_mode_is_ignored_for_conv() -> None:
 
 @pytest.mark.parametrize(
     "kwargs,needle",
-    [(dict(height=100), "height must be an int from 1 to 32"), (dict(stride=0), "stride must be an int from 1"),
-     (dict(mode="x"), "mode must be one of"), (dict(max_size=2), "max_size must be an int from 4 to 64")],
+    [(dict(height=40), "height must be a whole number from 1 to 32, got 40; .* pass max_size=40"),
+     (dict(height=100), r"height must be a whole number from 1 to 32, got 100 \(the range"),
+     (dict(stride=0), "stride must be a whole number from 1 to 6, got 0"),
+     (dict(kernel_size=3.0), "kernel_size must be a whole number from 1 to 11, got 3.0"),
+     (dict(mode="x"), "mode must be one of"), (dict(ceil_mode="yes"), "ceil_mode must be True or False"),
+     (dict(max_size=2), "max_size must be a whole number from 4 to 64")],
 )
 def test_shape_explorer_bad_start_values(kwargs: dict, needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
@@ -301,8 +328,10 @@ def test_step_through_slider_moves_the_window() -> None:
 def test_step_through_rejects_big_inputs_and_bad_step() -> None:
     with pytest.raises(ValueError, match="at most 12x12: crop it"):
         StepThrough(torch.zeros(28, 28), torch.ones(3, 3))
-    with pytest.raises(ValueError, match="step must be an int from 0 to 3"):
+    with pytest.raises(ValueError, match="step must be a whole number from 0 to 3"):
         StepThrough(X44, K33, step=4)
+    with pytest.raises(ValueError, match="index must be a whole number from 0 to 3, got 4"):
+        StepThrough(X44, K33).text(4)
 
 
 def test_public_functions_display_without_a_frontend(capsys: pytest.CaptureFixture) -> None:
@@ -310,13 +339,6 @@ def test_public_functions_display_without_a_frontend(capsys: pytest.CaptureFixtu
     assert step_through(X44, mode="avg", kernel_size=2) is None
     out = capsys.readouterr().out
     assert "滑块" in out  # the controls' plain-text form
-
-
-def test_shape_report_dataclass_is_frozen() -> None:
-    r = shape_report(4, 4, 3)
-    assert isinstance(r, ShapeReport)
-    with pytest.raises(AttributeError):
-        r.height = 5  # type: ignore[misc]
 
 
 class _FakeHandle:
@@ -333,7 +355,109 @@ def test_moving_a_slider_updates_the_shown_text_and_picture() -> None:
     explorer._shown.handles = [text, picture]
     explorer.sliders["stride"].value = 2
     assert "(1, 2, 2)" in text.shown[-1].data and picture.shown[-1].format == "png"
+    explorer.sliders["kernel_size"].value = 9  # impossible: the message replaces the result
+    assert "✘" in text.shown[-1].data and "use kernel_size <= 6" in text.shown[-1].data
     walk = StepThrough(X44, K33)
+    text, picture = _FakeHandle(), _FakeHandle()
     walk._shown.handles = [text, picture]
     walk.slider.value = 2
-    assert text.shown[-1].data.endswith("= 6") and len(picture.shown) == 2
+    assert text.shown[-1].data.endswith("= 6") and len(picture.shown) == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.fixed_dictionaries({
+        "height": st.integers(1, 32), "width": st.integers(1, 32), "kernel_size": st.integers(1, 11),
+        "padding": st.integers(0, 5), "stride": st.integers(1, 6), "dilation": st.integers(1, 4),
+        "in_channels": st.integers(1, 512), "out_channels": st.integers(1, 512),
+    }),
+    mode=st.sampled_from(["conv", "max", "avg"]), ceil_mode=st.booleans(),
+)
+def test_every_slider_setting_gives_a_result_or_a_message(values: dict, mode: str, ceil_mode: bool) -> None:
+    explorer = ShapeExplorer()
+    explorer.mode.value = mode
+    explorer.ceil_mode.value = ceil_mode
+    for name, value in values.items():
+        explorer.sliders[name].value = value
+    text, fig = explorer.view()  # never raises: an impossible setting is explained in the text
+    assert isinstance(fig, Figure)
+    assert ("✘" in text) == (not explorer.report().ok)
+
+
+# ---------------------------------------------------------------- receptive field
+
+
+TINY = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+
+
+def _explorer(**kwargs) -> ReceptiveFieldExplorer:
+    return ReceptiveFieldExplorer(networks={"LeNet": (LeNet(), 28), "tiny": (TINY, 8)}, **kwargs)
+
+
+def test_receptive_field_explorer_controls_drive_the_region() -> None:
+    explorer = _explorer(layer=3, row=5, col=5)
+    assert [value for _, value in explorer.layer.options] == [0, 2, 3, 5, 6]
+    assert (explorer.row.max, explorer.col.max) == (9, 9)
+    region = explorer.region()
+    assert (region.top, region.bottom, region.size) == (8, 21, (14, 14))
+    explorer.layer.value = 6  # C5: 1x1 output, the sliders follow
+    assert (explorer.row.max, explorer.row.value) == (0, 0) and explorer.region().rows == tuple(range(28))
+    explorer.network.value = "tiny"
+    assert [value for _, value in explorer.layer.options] == [0, 2] and explorer.row.max == 3
+    text, fig = explorer.view()
+    assert text.startswith("tiny: ") and "r = 4" in text and isinstance(fig, Figure)
+
+
+def test_receptive_field_explorer_shows_message_instead_of_raising() -> None:
+    explorer = _explorer(layer=3)
+    text, picture = _FakeHandle(), _FakeHandle()
+    explorer._shown.handles = [text, picture]
+    explorer.col.value = 2
+    assert "r = 14" in text.shown[-1].data
+    explorer.col.max = 20  # a setting the network cannot have: the slider reaches past the output
+    explorer.col.value = 15
+    shown = text.shown[-1].data
+    assert shown.startswith("✘") and "col must be a whole number from 0 to 9, got 15" in shown
+    assert picture.shown[-1].format == "png"
+
+
+def test_error_view_names_the_problem() -> None:
+    text, fig = error_view(ValueError("row must be a whole number from 0 to 9, got 15"))
+    assert text.startswith("✘") and "got 15" in text
+    assert "got 15" in fig.axes[0].texts[0].get_text()
+
+
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        (dict(network="lenet"), "network must be one of 'LeNet', 'tiny', got 'lenet' (did you mean 'LeNet'?)"),
+        (dict(layer=1), "one of 0, 2, 3, 5, 6, got 1 (Tanh, which has no window of its own)"),
+        (dict(layer="3"), "got '3'"),
+        (dict(layer=6, row=1), "row must be a whole number from 0 to 0, got 1 (the output of layer 6 is 1x1)"),
+        (dict(layer=0, col=-1), "col must be a whole number from 0 to 27, got -1"),
+        (dict(image=torch.zeros(3, 28, 28)), "image must be one grey picture of shape (H, W), got shape (3, 28, 28)"),
+        (dict(image="digit.png"), "image must be a 2-D tensor or array"),
+    ],
+)
+def test_receptive_field_explorer_bad_start_values(kwargs: dict, needle: str) -> None:
+    with pytest.raises(ValueError) as info:
+        _explorer(**kwargs)
+    assert needle in str(info.value)
+
+
+def test_draw_receptive_field_over_an_image() -> None:
+    region = input_region(LeNet(), 6, 0, 0, 28)
+    fig = draw_receptive_field(region, torch.rand(1, 1, 14, 14))  # shown resized to 28x28
+    assert "r = 32" in fig._suptitle.get_text() and "rows 0-27" in fig.axes[0].get_title()
+    assert fig.axes[0].get_xlim()[0] < -2  # the formula's box reaches into the padding, and is drawn there
+    with pytest.raises(ValueError, match="region must be a Region"):
+        draw_receptive_field(shape_report(4, 4, 3))
+    assert isinstance(draw_message("x"), Figure)
+
+
+def test_receptive_field_explorer_builds_the_course_networks(capsys: pytest.CaptureFixture) -> None:
+    receptive_field_explorer("AlexNet", layer=12, row=0, col=4)  # from cnn_course.models, no frontend
+    assert "滑块" in capsys.readouterr().out
+    explorer = ReceptiveFieldExplorer()
+    assert explorer.network.value == "LeNet" and explorer.region().input_size == (28, 28)
+
