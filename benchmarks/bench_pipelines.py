@@ -27,8 +27,9 @@ if __package__ in (None, ""):  # run as a file: make the `benchmarks` package im
 
 import torch
 
-from benchmarks.flops import count_macs, known_peak_tflops, matmul_peak_tflops
+from benchmarks.flops import TRAIN_FLOPS_PER_MAC, known_peak_tflops, matmul_peak_tflops
 from benchmarks.pipelines import SPECS, build_pipeline, ensure_data, fresh_models, sync
+from cnn_course.models import count_macs
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_STEPS = {
@@ -109,7 +110,7 @@ def bench_model(
     spec = SPECS[name]
     models = fresh_models(spec, len(pipelines))
     macs = count_macs(spec.factory(), spec.input_shape)["total"]
-    flops_per_img = 6 * macs  # 2 FLOPs per multiply-add, backward about twice the forward
+    flops_per_img = TRAIN_FLOPS_PER_MAC * macs
     built = {p: build_pipeline(p, spec, m, device) for p, m in zip(pipelines, models)}
     for p in pipelines:  # warm-up: allocations, kernel choice, first DataLoader iterator
         if warmup:

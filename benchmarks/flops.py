@@ -1,4 +1,4 @@
-"""Count multiply-adds of Conv2d and Linear layers from their output shapes, and measure matmul peaks."""
+"""Arithmetic of a training step and the device's matmul peak (multiply-adds: ``cnn_course.models.count_macs``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from typing import Sequence
 import torch
 from torch import nn
 
-__all__ = ["KNOWN_PEAKS_TFLOPS", "count_macs", "known_peak_tflops", "matmul_peak_tflops", "training_flops_per_image"]
+from cnn_course.models import count_macs
+
+__all__ = ["KNOWN_PEAKS_TFLOPS", "TRAIN_FLOPS_PER_MAC", "known_peak_tflops", "matmul_peak_tflops",
+           "training_flops_per_image"]
+
+#: FLOPs of one training step per forward multiply-add: 2 FLOPs per multiply-add, and the backward
+#: pass costs about twice the forward.
+TRAIN_FLOPS_PER_MAC = 3 * 2
 
 # Dense (no sparsity) tensor-core bf16 and plain fp32 peaks from the vendors' data sheets, in TFLOP/s.
 KNOWN_PEAKS_TFLOPS: dict[str, dict[str, float]] = {
@@ -22,51 +29,9 @@ KNOWN_PEAKS_TFLOPS: dict[str, dict[str, float]] = {
 }
 
 
-def count_macs(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
-    """Count the multiply-adds of one forward pass for ONE image, layer by layer.
-
-    Conv2d: output elements x (in_channels / groups) x kernel height x kernel width.
-    Linear: output elements x in_features. Other layers (activations, pooling, adds) are
-    ignored: they are a small share of the arithmetic in these networks.
-
-    Args:
-        model: the network (left in its mode; run under ``torch.no_grad``).
-        input_shape: ``(C, H, W)`` of one image.
-
-    Returns:
-        ``{layer name: MACs}`` in call order, plus ``"total"``.
-    """
-    names = {module: name for name, module in model.named_modules()}
-    counts: dict[str, int] = {}
-    hooks = []
-
-    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        if isinstance(module, nn.Conv2d):
-            kh, kw = module.kernel_size
-            macs = output.numel() * (module.in_channels // module.groups) * kh * kw
-        else:
-            macs = output.numel() * module.in_features  # type: ignore[operator]
-        key = names.get(module, type(module).__name__)
-        counts[key] = counts.get(key, 0) + macs // output.shape[0]
-
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            hooks.append(module.register_forward_hook(hook))
-    param = next(model.parameters(), None)
-    x = torch.zeros(1, *input_shape, device=param.device if param is not None else "cpu")
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    counts["total"] = sum(counts.values())
-    return counts
-
-
 def training_flops_per_image(model: nn.Module, input_shape: Sequence[int]) -> int:
-    """FLOPs of one training step per image: 2 FLOPs per MAC, and backward about twice the forward."""
-    return 3 * 2 * count_macs(model, input_shape)["total"]
+    """FLOPs of one training step per image of ``input_shape`` ``(C, H, W)``: see ``TRAIN_FLOPS_PER_MAC``."""
+    return TRAIN_FLOPS_PER_MAC * count_macs(model, input_shape)["total"]
 
 
 def matmul_peak_tflops(device: torch.device, dtype: torch.dtype, size: int = 4096, seconds: float = 1.0) -> float:

@@ -52,8 +52,8 @@ def accuracy_check(name: str, lr: float, epochs: int, device: torch.device, tiny
             with warnings.catch_warnings():  # a chance-level epoch is kept in history.notes and shown in the table
                 warnings.simplefilter("ignore", cnn_course.ChanceLevelWarning)
                 history = cnn_course.train(model, train_iter, test_iter, epochs=epochs, lr=lr, device=device,
-                                           live_plot=False, progress=False, verbose=False, amp=fast,
-                                           channels_last=fast)
+                                           live_plot=False, progress=False, verbose=False,
+                                           precision="bf16" if fast else "fp32", channels_last=fast)
         except cnn_course.TrainingDiverged as err:
             history = err.history
             result[f"{label}_note"] = "diverged"

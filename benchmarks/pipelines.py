@@ -4,7 +4,7 @@
   and ``DataLoader(batch_size, shuffle=True)`` without workers, and the source's loop (``loss.item()``
   every step), exactly as the source course trains.
 - ``course``: ``cnn_course.load_data`` on the training device and ``cnn_course.train`` itself.
-- ``course_fast``: the same with ``amp=True`` (bf16 autocast) and ``channels_last=True``.
+- ``course_fast``: the same with ``precision="bf16"`` (bf16 autocast) and ``channels_last=True``.
 - ``model`` / ``model_fast``: ``cnn_course.train`` on ONE batch reused, no data path: the ceiling.
 """
 
@@ -24,9 +24,9 @@ import torch
 from torch import nn
 
 import cnn_course
-from cnn_course.data import DATASETS, DataError, find_data, torchvision_dataset, write_synthetic_dataset
-
-from .models import AlexNet, GoogLeNet, LeNet, ResNet
+from cnn_course.datasets import DATASETS, DataError, find_data
+from cnn_course.loaders import torchvision_dataset
+from cnn_course.models import AlexNet, GoogLeNet, LeNet, ResNet
 
 __all__ = ["PIPELINES", "SPECS", "ModelSpec", "Pipeline", "build_pipeline", "ensure_data", "sync"]
 
@@ -94,6 +94,8 @@ def ensure_data(name: str, allow_synthetic: bool) -> str:
                 continue
             (root / other).mkdir(parents=True)
             (root / other / "raw").symlink_to(found.resolve(), target_is_directory=True)
+    from tests.synthetic import write_synthetic_dataset  # the tests' stand-in, here for timing only
+
     per_class = (6000, 1000)  # the real datasets' 60,000 / 10,000
     write_synthetic_dataset(root, name, train_per_class=per_class[0], test_per_class=per_class[1])
     os.environ["CNN_COURSE_DATA"] = str(root)
@@ -178,7 +180,7 @@ def _course_runner(model: nn.Module, device: torch.device, make_batches: Callabl
             warnings.simplefilter("ignore", cnn_course.ChanceLevelWarning)  # a few steps look like chance
             history = cnn_course.train(model, batches, None, epochs=1, optimizer=optimizer, device=device,
                                        live_plot=False, progress=False, verbose=False,
-                                       amp=fast, channels_last=fast)
+                                       precision="bf16" if fast else "fp32", channels_last=fast)
         return batches.images, history.epoch_seconds[0]
 
     return run

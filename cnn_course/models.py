@@ -1,0 +1,338 @@
+"""The chapters' networks, their weight initialisations and a multiply-add counter, each written once.
+
+Chapters 3-6 show the networks they teach in full, in a notebook cell where students read and
+edit them. That cell holds the *same code* as this module: ``tests/test_models.py`` parses every
+notebook, finds each class and function that this module also defines, and compares the two as
+syntax trees, comments included (layout may differ). A notebook's docstring may be this module's
+whole docstring or only its first line: the chapter explains the rest in prose, while ``help()``
+here gives the full reference. Any other difference fails the test, naming the notebook, the cell
+and the definition. Benchmarks and tests import the networks from here, never from a copy.
+
+Why this way round, and not cells exported from the notebooks (d2l's ``#@save``, nbdev's
+``#| export``): the package stays ordinary code that imports, type-checks and tests without a
+generation step that someone must remember to run, while the chapters still show, and students
+still edit, the full architecture. Editing a chapter's copy in a clone changes nothing here; a
+maintainer who changes one must change the other, and the test says so.
+
+Definitions shown in a chapter: ``LeNet`` and ``init_xavier`` (chapter 3), ``AlexNet`` and
+``init_he`` (chapter 4), ``Inception`` and ``GoogLeNet`` (chapter 5), ``ResidualBlock`` and
+``ResNet`` (chapter 6). Later chapters and chapter 4's cost table import the rest from here.
+
+Shape comments follow torchvision: ``N x C x H x W`` after each step, for the chapter's input size.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+__all__ = [
+    "AlexNet",
+    "GoogLeNet",
+    "Inception",
+    "LeNet",
+    "ResNet",
+    "ResidualBlock",
+    "count_macs",
+    "init_he",
+    "init_xavier",
+]
+
+
+class LeNet(nn.Module):
+    """LeNet-5 as in the course: tanh activations and average pooling, for 1 x 28 x 28 inputs.
+
+    ``padding=2`` in C1 turns the 28 x 28 MNIST digits into the 32 x 32 input of the original paper.
+
+    Args:
+        num_classes: number of class scores the output layer gives.
+    """
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.Tanh(),  # C1: N x 6 x 28 x 28
+            nn.AvgPool2d(kernel_size=2, stride=2),                  # S2: N x 6 x 14 x 14
+            nn.Conv2d(6, 16, kernel_size=5), nn.Tanh(),             # C3: N x 16 x 10 x 10
+            nn.AvgPool2d(kernel_size=2, stride=2),                  # S4: N x 16 x 5 x 5
+            nn.Conv2d(16, 120, kernel_size=5), nn.Tanh(),           # C5: N x 120 x 1 x 1
+            nn.Flatten(),                                           # N x 120
+            nn.Linear(120, 84), nn.Tanh(),                          # F6: N x 84
+            nn.Linear(84, num_classes),                             # output: N x 10 class scores
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x 1 x 28 x 28
+        return self.net(x)
+
+
+class AlexNet(nn.Module):
+    """AlexNet as in the course source: a 1 x image_size x image_size image in, num_classes scores out.
+
+    The first Linear layer takes every number the feature layers leave, so its input size follows
+    from ``image_size``: 256 x 5 x 5 = 6400 at 224, 256 x 2 x 2 = 1024 at 112. The shape comments
+    are for 224.
+
+    Args:
+        num_classes: number of class scores the last layer gives.
+        image_size: height and width of the (square) input; at least 65, so that something is
+            left for the last max-pooling layer.
+
+    Raises:
+        ValueError: if ``image_size`` is not an int of at least 65.
+    """
+
+    def __init__(self, num_classes: int = 10, image_size: int = 224) -> None:
+        super().__init__()
+        if not isinstance(image_size, int) or image_size < 65:  # smaller images shrink to nothing
+            raise ValueError(f"image_size must be an int of at least 65 (the course uses 224, or 112 on a CPU), "
+                             f"got {image_size!r}")
+        features = nn.Sequential(
+            nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),  # N x 96 x 54 x 54
+            nn.MaxPool2d(kernel_size=3, stride=2),                             # N x 96 x 26 x 26
+            nn.Conv2d(96, 256, kernel_size=5, padding=2), nn.ReLU(),           # N x 256 x 26 x 26
+            nn.MaxPool2d(kernel_size=3, stride=2),                             # N x 256 x 12 x 12
+            nn.Conv2d(256, 384, kernel_size=3, padding=1), nn.ReLU(),          # N x 384 x 12 x 12
+            nn.Conv2d(384, 384, kernel_size=3, padding=1), nn.ReLU(),          # N x 384 x 12 x 12
+            nn.Conv2d(384, 256, kernel_size=3, padding=1), nn.ReLU(),          # N x 256 x 12 x 12
+            nn.MaxPool2d(kernel_size=3, stride=2),                             # N x 256 x 5 x 5
+            nn.Flatten(),                                                      # N x 6400
+        )
+        with torch.no_grad():  # one zero image measures the flatten size instead of typing 6400
+            flat_size = features(torch.zeros(1, 1, image_size, image_size)).shape[1]
+        self.net = nn.Sequential(
+            *features,
+            nn.Linear(flat_size, 4096), nn.ReLU(),                             # N x 4096
+            nn.Dropout(p=0.5),
+            nn.Linear(4096, 4096), nn.ReLU(),                                  # N x 4096
+            nn.Dropout(p=0.5),
+            nn.Linear(4096, num_classes),                                      # N x 10
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x 1 x 224 x 224
+        return self.net(x)
+
+
+class Inception(nn.Module):
+    """Four parallel branches with 1x1, 3x3 (stacked twice) and 5x5 kernels; outputs concatenated.
+
+    The course's small block, with no ReLU inside: 16 + 24 + 24 + 24 = 88 channels out, whatever
+    ``in_channels`` is; every branch keeps the height and width.
+
+    Args:
+        in_channels: channels of the input.
+    """
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__()
+        self.branch1 = nn.Conv2d(in_channels, 16, kernel_size=1)        # N x 16 x H x W
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(in_channels, 16, kernel_size=1),                  # N x 16 x H x W
+            nn.Conv2d(16, 24, kernel_size=3, padding=1),                # N x 24 x H x W
+            nn.Conv2d(24, 24, kernel_size=3, padding=1),                # N x 24 x H x W
+        )
+        self.branch3 = nn.Sequential(
+            nn.Conv2d(in_channels, 16, kernel_size=1),                  # N x 16 x H x W
+            nn.Conv2d(16, 24, kernel_size=5, padding=2),                # N x 24 x H x W
+        )
+        self.branch4 = nn.Conv2d(in_channels, 24, kernel_size=1)        # N x 24 x H x W
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x C x H x W
+        outputs = [self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)]
+        return torch.cat(outputs, dim=1)                                # N x 88 x H x W
+
+
+class GoogLeNet(nn.Module):
+    """The course's small GoogLeNet for 1 x 28 x 28 images: two Inception blocks, 10 class scores out.
+
+    Args:
+        num_classes: number of class scores the last layer gives.
+    """
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 10, kernel_size=5), nn.ReLU(),    # N x 10 x 24 x 24
+            nn.MaxPool2d(kernel_size=2, stride=2),         # N x 10 x 12 x 12
+            Inception(in_channels=10),                     # N x 88 x 12 x 12
+            nn.Conv2d(88, 20, kernel_size=5), nn.ReLU(),   # N x 20 x 8 x 8
+            nn.MaxPool2d(kernel_size=2, stride=2),         # N x 20 x 4 x 4
+            Inception(in_channels=20),                     # N x 88 x 4 x 4
+            nn.Flatten(),                                  # N x 1408
+            nn.Linear(1408, num_classes),                  # N x 10
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x 1 x 28 x 28
+        return self.net(x)
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions that keep the shape, plus the input: relu(x + F(x)).
+
+    Args:
+        channels: channels of the input, and of the output (they must match for the addition).
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, channels, kernel_size=3, padding=1),  # N x C x H x W
+            nn.ReLU(),
+            nn.Conv2d(channels, channels, kernel_size=3, padding=1),  # N x C x H x W
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.net(x)                   # the residual branch F(x)
+        return nn.functional.relu(x + y)  # the skip connection adds the input back
+
+
+class ResNet(nn.Module):
+    """The course's small ResNet for 1 x 28 x 28 images: two residual blocks, 10 class scores out.
+
+    Args:
+        num_classes: number of class scores the last layer gives.
+    """
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 16, kernel_size=5), nn.ReLU(),   # N x 16 x 24 x 24
+            nn.MaxPool2d(2),                              # N x 16 x 12 x 12
+            ResidualBlock(16),                            # N x 16 x 12 x 12
+            nn.Conv2d(16, 32, kernel_size=5), nn.ReLU(),  # N x 32 x 8 x 8
+            nn.MaxPool2d(2),                              # N x 32 x 4 x 4
+            ResidualBlock(32),                            # N x 32 x 4 x 4
+            nn.Flatten(),                                 # N x 512
+            nn.Linear(512, num_classes),                  # N x 10
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x 1 x 28 x 28
+        return self.net(x)
+
+
+def init_xavier(model: nn.Module) -> nn.Module:
+    """Xavier (Glorot) uniform weights and zero biases for every conv and linear layer: suited to tanh.
+
+    Weights are drawn from U(-a, a) with a = sqrt(6 / (fan_in + fan_out)), a variance of
+    2 / (fan_in + fan_out).
+
+    Args:
+        model: the network, changed in place.
+
+    Returns:
+        ``model`` itself, so that ``model = init_xavier(LeNet())`` works.
+
+    Raises:
+        TypeError: if ``model`` is not a network instance.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a network instance such as LeNet(), got {model!r}")
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    return model
+
+
+def init_he(model: nn.Module, linear_std: float | None = None) -> nn.Module:
+    """He (Kaiming) normal weights and zero biases for every conv and linear layer: suited to ReLU.
+
+    Weights are drawn from N(0, 2 / fan_in): the factor 2 makes up for ReLU zeroing about half
+    of its inputs, so the signal keeps its size from layer to layer.
+
+    Args:
+        model: the network, changed in place.
+        linear_std: if given, ``nn.Linear`` weights are drawn from N(0, linear_std^2) instead
+            (chapter 4 uses 0.01 for AlexNet's large dense layers, as the AlexNet paper did).
+
+    Returns:
+        ``model`` itself, so that ``model = init_he(ResNet())`` works.
+
+    Raises:
+        TypeError: if ``model`` is not a network instance.
+        ValueError: if ``linear_std`` is neither None nor a positive number.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a network instance such as AlexNet(), got {model!r}")
+    if linear_std is not None and not (isinstance(linear_std, (int, float)) and linear_std > 0):
+        raise ValueError(f"linear_std must be a positive number such as 0.01, or None for He's scale, "
+                         f"got {linear_std!r}")
+    for module in model.modules():
+        if isinstance(module, nn.Linear) and linear_std is not None:
+            nn.init.normal_(module.weight, std=linear_std)
+        elif isinstance(module, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")  # std = sqrt(2 / fan_in)
+        else:
+            continue
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    return model
+
+
+def count_macs(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
+    """Count the multiply-adds of one forward pass for ONE image, layer by layer.
+
+    Forward hooks on every ``nn.Conv2d`` and ``nn.Linear`` apply the formulas of chapter 3 during
+    one real forward pass of a zero image:
+
+    - Conv2d: output elements x (in_channels / groups) x kernel height x kernel width;
+    - Linear: output elements x in_features.
+
+    Biases, activations, pooling and additions are not counted: they are a small share of the
+    arithmetic in these networks. The model runs in eval mode without gradients and is put back
+    in the mode it was in. One multiply-add is 2 FLOPs.
+
+    Args:
+        model: the network.
+        input_shape: ``(C, H, W)`` of one image, e.g. ``(1, 28, 28)``.
+
+    Returns:
+        ``{layer name: multiply-adds}`` in the order the layers ran (a layer that runs twice is
+        counted twice), plus ``"total"``.
+
+    Raises:
+        TypeError: if ``model`` is not a network instance.
+        ValueError: if ``input_shape`` is not three positive ints, or does not fit the model.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a network instance such as LeNet(), got {model!r}")
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list, torch.Size)) else ()
+    if len(shape) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
+        raise ValueError(f"input_shape must be (C, H, W) of one image with positive ints, such as (1, 28, 28), "
+                         f"got {input_shape!r}")
+    names = {module: name for name, module in model.named_modules()}
+    counts: dict[str, int] = {}
+
+    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        if isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            macs = output.numel() * (module.in_channels // module.groups) * kh * kw
+        else:
+            macs = output.numel() * module.in_features
+        name = names.get(module, type(module).__name__)
+        counts[name] = counts.get(name, 0) + macs  # the batch holds one image
+
+    hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    was_training = model.training
+    model.eval()  # no dropout, and no batch-norm statistics updated by the zero image
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *shape, device=device, dtype=dtype))
+    except RuntimeError as err:
+        raise ValueError(f"input_shape={shape} does not fit this model: {str(err).splitlines()[0]}") from None
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    counts["total"] = sum(counts.values())
+    return counts
