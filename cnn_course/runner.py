@@ -3,31 +3,39 @@
 ``python -m cnn_course run 03 lenet --profile smoke`` executes the notebooks with nbclient,
 saves the executed copies and writes ``results.<profile>.md`` / ``.json``. Each notebook
 reports its accuracies through :func:`cnn_course.record_result`, which appends JSON lines to
-the file named by ``$CNN_COURSE_RESULTS``; the runner sets that variable (and
-``$CNN_COURSE_PROFILE``, ``$CNN_COURSE_CHAPTER``) for the kernel.
+the file the runner names in the kernel's environment. That environment is the one way in:
+the runner sets the profile, the chapter and the results file (names in :mod:`cnn_course.config`),
+and the notebook reads the profile once, in ``choose_settings``.
+
+Ctrl-C stops the whole run at once: the running kernel is killed (``train`` would catch a
+plain interrupt and let the notebook go on), the tables keep the chapters that finished, and
+:class:`RunInterrupted` is raised.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .profiles import ENV_VAR as PROFILE_ENV
-from .profiles import PROFILES
-from .results import RESULTS_ENV
+from .config import CHAPTER_ENV, PROFILE_ENV, PROFILES, RESULTS_ENV
 
 __all__ = [
-    "CHAPTER_ENV",
     "ChapterError",
     "NotebookRun",
+    "RunInterrupted",
+    "RunnerError",
     "build_rows",
+    "check_kernel",
     "default_notebooks_dir",
     "find_chapters",
     "read_results",
@@ -37,12 +45,33 @@ __all__ = [
     "run_notebook",
 ]
 
-CHAPTER_ENV = "CNN_COURSE_CHAPTER"
 _NOTEBOOK_NAME = re.compile(r"^(\d+)_([A-Za-z0-9_\-]+)\.ipynb$")
+#: How long an interrupted run waits for nbclient to tidy up after the kernel was killed.
+_CLEANUP_SECONDS = 10.0
 
 
-class ChapterError(ValueError):
+class RunnerError(ValueError):
+    """A run cannot start: a bad chapter, profile, output folder or kernel. The message says what would work."""
+
+
+class ChapterError(RunnerError):
     """A chapter name matches no notebook, or more than one; the message lists the known chapters."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; the tables hold the chapters that finished before it.
+
+    Attributes:
+        chapter: the chapter that was running (``""`` when none was).
+        runs: the chapters that finished, as :class:`NotebookRun`.
+        tables: ``{"md", "json", "jsonl"}`` paths of the tables written.
+    """
+
+    def __init__(self, chapter: str, runs: list[NotebookRun], tables: dict[str, Path]) -> None:
+        super().__init__(chapter)
+        self.chapter = chapter
+        self.runs = runs
+        self.tables = tables
 
 
 @dataclass
@@ -54,7 +83,8 @@ class NotebookRun:
         notebook: path of the notebook that was run (never modified).
         executed: path of the executed copy (also written when the notebook failed).
         status: ``"ok"`` or ``"failed"``.
-        error: last line of the error (``"ZeroDivisionError: division by zero"``), or ``""``.
+        error: what went wrong and in which cell
+            (``"ZeroDivisionError: division by zero, in cell 3 (`1 / 0`)"``), or ``""``.
         wall_seconds: time from kernel start to the last cell.
         records: the lines the notebook recorded with :func:`cnn_course.record_result`.
         profile: the profile the runner asked for.
@@ -85,11 +115,12 @@ def find_chapters(notebooks_dir: str | os.PathLike) -> dict[str, Path]:
     """Return ``{stem: path}`` of the chapter notebooks (``NN_name.ipynb``) in a folder, in order.
 
     Raises:
-        ChapterError: when the folder does not exist.
+        ChapterError: when the folder does not exist or is a file.
     """
     folder = Path(notebooks_dir)
     if not folder.is_dir():
-        raise ChapterError(f"the notebooks folder {folder} does not exist; give one with --notebooks DIR")
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise ChapterError(f"the notebooks folder {folder} {problem}; give one with --notebooks DIR")
     found = [p for p in folder.iterdir() if p.is_file() and _NOTEBOOK_NAME.match(p.name)]
     found.sort(key=lambda p: (int(_NOTEBOOK_NAME.match(p.name).group(1)), p.name))  # type: ignore[union-attr]
     return {p.stem: p for p in found}
@@ -174,9 +205,9 @@ def _short_data(data: str) -> str:
 def build_rows(runs: Iterable[NotebookRun | dict[str, Any]]) -> list[dict[str, Any]]:
     """Build one table row per chapter from notebook runs (or from bare result records).
 
-    Each row has chapter, status, error, profile, data, device, epochs, source_acc,
-    improved_acc, gain (points), source/improved seconds and img/s, notebook_seconds and
-    other_recipes. When a recipe was recorded twice, the last record wins.
+    Each row has chapter, status, error, profile, data, device, epochs, stopped (which recipe's
+    training ended early and how, e.g. ``"source interrupted in epoch 3"``), source_acc, improved_acc, gain (points), source/improved
+    seconds and img/s, notebook_seconds and other_recipes. When a recipe was recorded twice, the last record wins.
 
     Args:
         runs: :class:`NotebookRun` objects, or plain record dicts (grouped by their ``chapter``).
@@ -209,6 +240,7 @@ def build_rows(runs: Iterable[NotebookRun | dict[str, Any]]) -> list[dict[str, A
             "data": " | ".join(datas) if datas else "",
             "device": first.get("device", ""),
             "epochs": first.get("epochs"),
+            "stopped": "; ".join(f"{k} {r['stop_reason']}" for k, r in by_recipe.items() if r.get("stop_reason")),
             "source_acc": src.get("test_acc"),
             "improved_acc": imp.get("test_acc"),
             "gain": gain,
@@ -241,8 +273,9 @@ def render_markdown(rows: Sequence[dict[str, Any]], profile: str = "") -> str:
         status = status.replace("|", "\\|")
         gain = "—" if r["gain"] is None else f"{r['gain']:+.2f}"
         data = " / ".join(_short_data(d) for d in r["data"].split(" | ")) if r["data"] else "—"
+        epochs = _num(r["epochs"], "d") + (f" ({r['stopped']})" if r.get("stopped") else "")
         lines.append(
-            f"| {r['chapter']} | {status} | {r['profile'] or '—'} | {data} | {_num(r['epochs'], 'd')} "
+            f"| {r['chapter']} | {status} | {r['profile'] or '—'} | {data} | {epochs} "
             f"| {_pct(r['source_acc'])} | {_pct(r['improved_acc'])} | {gain} "
             f"| {_num(r['source_seconds'], '.1f')} / {_num(r['improved_seconds'], '.1f')} "
             f"| {_num(r['source_img_per_sec'], ',.0f')} / {_num(r['improved_img_per_sec'], ',.0f')} "
@@ -271,6 +304,61 @@ def _last_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {line}" if line else type(err).__name__
 
 
+def _describe_cell(nb: Any, index: int) -> str:
+    """``cell 7 (`history = train(...)`)``: the cell's position (1-based, all cells counted) and first line."""
+    lines = [line.strip() for line in str(nb.cells[index].source).splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    first = first if len(first) <= 60 else first[:57] + "..."
+    return f"cell {index + 1} (`{first}`)"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write a file so that an interrupt leaves either the old or the new contents, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _kill_kernel(client: Any) -> None:
+    """Kill the client's kernel with everything it started (DataLoader workers included)."""
+    process = getattr(getattr(getattr(client, "km", None), "provisioner", None), "process", None)
+    if process is None or process.poll() is not None:
+        return
+    try:
+        # jupyter_client starts the kernel in a session of its own, so its group is its own pid:
+        # killing the group takes its children too, and never the runner.
+        if os.name == "posix" and os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    except OSError:  # it ended on its own meanwhile
+        pass
+
+
+class _Stopped(Exception):
+    """Raised inside nbclient's thread to stop before the next cell once Ctrl-C was pressed."""
+
+
+def check_kernel(name: str) -> None:
+    """Check that a Jupyter kernel of this name is installed.
+
+    Raises:
+        RunnerError: naming the kernels that are installed and how to get the default one.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        manager.get_kernel_spec(name)
+    except NoSuchKernel:
+        known = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise RunnerError(
+            f"no Jupyter kernel named {name!r} (installed kernels: {known}); give one with --kernel NAME, "
+            "or install the default one with: python -m pip install ipykernel"
+        ) from None
+
+
 def run_notebook(
     notebook: str | os.PathLike,
     executed: str | os.PathLike,
@@ -282,35 +370,92 @@ def run_notebook(
     """Execute ``notebook`` in a fresh kernel and save the executed copy to ``executed``.
 
     The kernel runs in the notebook's folder with environment ``env``. The copy is written
-    even when a cell fails (it then shows the error where it happened).
+    even when a cell fails (it then shows the error where it happened). nbclient runs in a
+    thread of its own so that Ctrl-C reaches this function rather than nbclient's own handler,
+    which would turn it into a failed cell.
+
+    Args:
+        notebook: the notebook to run (never modified).
+        executed: where to save the executed copy.
+        env: the kernel's environment variables.
+        timeout: seconds allowed per cell (None: no limit).
+        kernel_name: Jupyter kernel; None uses the notebook's own (else ``python3``).
 
     Returns:
-        ``(status, error_last_line, wall_seconds)`` with status ``"ok"`` or ``"failed"``.
+        ``(status, error, wall_seconds)``: status ``"ok"`` or ``"failed"``; error names what went
+        wrong and the cell (``"ZeroDivisionError: division by zero, in cell 3 (`1 / 0`)"``), else ``""``.
+
+    Raises:
+        KeyboardInterrupt: on Ctrl-C, after the kernel was killed.
     """
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError
 
-    notebook = Path(notebook)
-    nb = nbformat.read(notebook, as_version=4)
+    notebook, executed = Path(notebook), Path(executed)
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception as err:  # noqa: BLE001 - a damaged notebook fails its chapter, the others still run
+        return "failed", f"{notebook.name} is not a readable notebook: {_last_line(err)}", 0.0
     name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+    stop = threading.Event()
+    current: dict[str, int | None] = {"index": None}
+
+    def on_cell_start(cell: Any, cell_index: int) -> None:
+        if stop.is_set():
+            raise _Stopped()
+        current["index"] = cell_index
+
     client = NotebookClient(
         nb,
         timeout=timeout,
         kernel_name=name,
         resources={"metadata": {"path": str(notebook.parent.resolve())}},
+        on_cell_start=on_cell_start,
+        # Kill rather than ask the kernel to quit: after a timeout its cell is still running, and a
+        # polite shutdown makes it print a traceback of its own. Nothing in a finished kernel is kept.
+        shutdown_kernel="immediate",
     )
+    outcome: dict[str, BaseException] = {}
+    done = threading.Event()
+
+    def execute() -> None:
+        try:
+            asyncio.run(client.async_execute(env=env))  # a loop of its own, closed when done
+        except BaseException as err:  # noqa: BLE001 - handed to the calling thread
+            outcome["error"] = err
+        finally:
+            done.set()
+
+    # Wait on an Event, not Thread.join: a join cut short by Ctrl-C marks the thread as ended
+    # while it still runs (CPython 3.11), and nbclient would then be left mid-cleanup at exit.
+    worker = threading.Thread(target=execute, name=f"nbclient {notebook.stem}", daemon=True)
     start = time.perf_counter()
-    status, error = "ok", ""
+    worker.start()
     try:
-        client.execute(env=env)
+        while not done.wait(0.1):
+            pass
     except KeyboardInterrupt:
+        stop.set()
+        deadline = time.monotonic() + _CLEANUP_SECONDS
+        while True:  # nbclient notices the dead kernel and tidies up; Ctrl-C again skips the wait
+            _kill_kernel(client)  # again on each turn: the kernel may still have been starting
+            if done.wait(0.1) or time.monotonic() > deadline:
+                break
         raise
-    except Exception as err:  # noqa: BLE001 - every failure is reported, the other notebooks still run
-        status, error = "failed", _last_line(err)
     seconds = time.perf_counter() - start
-    executed = Path(executed)
-    executed.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, executed)
+    status, error = "ok", ""
+    err = outcome.get("error")
+    if isinstance(err, CellTimeoutError):
+        status = "failed"
+        if current["index"] is None:
+            error = f"TimeoutError: the kernel did not answer within the limit of {timeout} s, before the first cell"
+        else:
+            error = f"TimeoutError: {_describe_cell(nb, current['index'])} ran past the limit of {timeout} s per cell"
+    elif err is not None:
+        where = "before the first cell" if current["index"] is None else f"in {_describe_cell(nb, current['index'])}"
+        status, error = "failed", f"{_last_line(err)}, {where}"
+    _write_atomic(executed, nbformat.writes(nb))
     return status, error, seconds
 
 
@@ -318,6 +463,40 @@ def _targets(stems: Sequence[str], out_dir: Path, profile: str) -> tuple[dict[st
     notebooks = {stem: out_dir / f"{stem}.{profile}.ipynb" for stem in stems}
     tables = {ext: out_dir / f"results.{profile}.{ext}" for ext in ("md", "json", "jsonl")}
     return notebooks, tables
+
+
+def _kernel_of(path: Path) -> str:
+    """The kernel a notebook asks for (``python3`` when it names none or cannot be read)."""
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+        return str(metadata.get("kernelspec", {}).get("name") or "python3")
+    except (OSError, ValueError, AttributeError):
+        return "python3"  # run_notebook reports the damaged notebook
+
+
+def _prepare_output(
+    stems: Sequence[str], chapters: dict[str, Path], out: Path, profile: str, force: bool
+) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Check the output folder before any kernel starts; return the executed-copy and table paths."""
+    nb_targets, tables = _targets(stems, out, profile)
+    if out.exists() and not out.is_dir():
+        raise RunnerError(f"the output folder {out} is a file; give a folder with --out DIR")
+    sources = {chapters[s].resolve() for s in stems}
+    clash = [p for p in [*nb_targets.values(), *tables.values()] if p.resolve() in sources]
+    if clash:
+        raise RunnerError(f"{clash[0]} is one of the notebooks being run; choose another --out folder")
+    existing = [p for p in [*nb_targets.values(), *tables.values()] if p.exists()]
+    if existing and not force:
+        more = f" and {len(existing) - 1} more file(s)" if len(existing) > 1 else ""
+        raise RunnerError(
+            f"{existing[0]}{more} exist from an earlier run; add --force to replace them, or give another --out folder"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tables["jsonl"].write_text("", encoding="utf-8")
+    except OSError as err:
+        raise RunnerError(f"cannot write in the output folder {out}: {err.strerror or err}; give another --out folder") from None
+    return nb_targets, tables
 
 
 def run_chapters(
@@ -335,6 +514,7 @@ def run_chapters(
 
     Executed copies go to ``<out_dir>/<stem>.<profile>.ipynb``; the table to
     ``<out_dir>/results.<profile>.md`` and ``.json``; the raw records to ``.jsonl``.
+    Everything is checked before the first kernel starts.
 
     Args:
         stems: chapters to run (from :func:`resolve_chapters`).
@@ -343,56 +523,59 @@ def run_chapters(
         out_dir: folder for everything written.
         force: replace files left by an earlier run instead of refusing.
         timeout: seconds allowed per cell (None: no limit).
-        kernel_name: Jupyter kernel; None uses the notebook's own (else ``python3``).
+        kernel_name: Jupyter kernel; None uses each notebook's own (else ``python3``).
         log: a text stream for progress lines (default stdout).
 
     Returns:
         ``(runs, paths)`` where ``paths`` maps ``"md"``, ``"json"``, ``"jsonl"`` to the files.
 
     Raises:
-        ValueError: for an unknown profile.
-        FileExistsError: when an output file exists and ``force`` is False, or when an output
-            would replace one of the notebooks being run (refused even with ``force``).
+        RunnerError: for an unknown profile or stem, a bad timeout, a kernel that is not installed,
+            an output folder that is a file or cannot be written, outputs left by an earlier run
+            (without ``force``), or an output that would replace a notebook being run.
+        RunInterrupted: on Ctrl-C; the tables then hold the chapters that had finished.
     """
     if profile not in PROFILES:
-        raise ValueError(f"profile={profile!r} is not a profile; use one of {', '.join(PROFILES)}")
+        raise RunnerError(f"profile={profile!r} is not a profile; use one of {', '.join(PROFILES)}")
+    unknown = [s for s in stems if s not in chapters]
+    if unknown:
+        raise ChapterError(f"unknown chapter {unknown[0]!r}; known chapters: {', '.join(chapters)}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1):
+        raise RunnerError(f"timeout must be a positive whole number of seconds per cell, got {timeout!r}")
+    for name in sorted({kernel_name} if kernel_name else {_kernel_of(chapters[s]) for s in stems}):
+        check_kernel(name)
     log = log or sys.stdout
-    out = Path(out_dir)
-    nb_targets, tables = _targets(stems, out, profile)
-    sources = {chapters[s].resolve() for s in stems}
-    clash = [p for p in [*nb_targets.values(), *tables.values()] if p.resolve() in sources]
-    if clash:
-        raise FileExistsError(f"{clash[0]} is one of the notebooks being run; choose another --out folder")
-    existing = [p for p in [*nb_targets.values(), *tables.values()] if p.exists()]
-    if existing and not force:
-        listed = "\n".join(f"  {p}" for p in existing)
-        raise FileExistsError(
-            f"these files exist from an earlier run:\n{listed}\nadd --force to replace them, or give another --out folder"
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    tables["jsonl"].write_text("", encoding="utf-8")
+    nb_targets, tables = _prepare_output(stems, chapters, Path(out_dir), profile, force)
     results_file = str(tables["jsonl"].resolve())
     runs: list[NotebookRun] = []
-    for i, stem in enumerate(stems, start=1):
-        env = dict(os.environ)
-        env.update({PROFILE_ENV: profile, CHAPTER_ENV: stem, RESULTS_ENV: results_file})
-        print(f"[{i}/{len(stems)}] {stem} ({profile}) ...", file=log, flush=True)
-        before = len(read_results(results_file))
-        status, error, seconds = run_notebook(
-            chapters[stem], nb_targets[stem], env=env, timeout=timeout, kernel_name=kernel_name
-        )
-        records = read_results(results_file)[before:]  # notebooks run one at a time: new lines are this one's
-        run = NotebookRun(stem, str(chapters[stem]), str(nb_targets[stem]), status, error, seconds, records, profile)
-        runs.append(run)
-        accs = ", ".join(f"{r.get('recipe')} {_pct(r.get('test_acc'))}" for r in records) or "no result recorded"
-        line = f"    {status} in {seconds:.1f} s: {accs}" + (f"\n    error: {error}" if error else "")
-        print(line, file=log, flush=True)
-        _write_tables(runs, tables, profile)
+    running = ""
+    try:
+        _write_tables(runs, tables, profile)  # an earlier run's tables (with force) never pass for this one's
+        for i, stem in enumerate(stems, start=1):
+            running = stem
+            env = dict(os.environ)
+            env.update({PROFILE_ENV: profile, CHAPTER_ENV: stem, RESULTS_ENV: results_file})
+            print(f"[{i}/{len(stems)}] {stem} ({profile}) ...", file=log, flush=True)
+            before = len(read_results(results_file))
+            status, error, seconds = run_notebook(
+                chapters[stem], nb_targets[stem], env=env, timeout=timeout, kernel_name=kernel_name
+            )
+            records = read_results(results_file)[before:]  # notebooks run one at a time: new lines are this one's
+            run = NotebookRun(stem, str(chapters[stem]), str(nb_targets[stem]), status, error, seconds, records, profile)
+            runs.append(run)
+            running = ""
+            accs = ", ".join(f"{r.get('recipe')} {_pct(r.get('test_acc'))}" for r in records) or "no result recorded"
+            line = f"    {status} in {seconds:.1f} s: {accs}" + (f"\n    error: {error}" if error else "")
+            print(line, file=log, flush=True)
+            _write_tables(runs, tables, profile)
+    except KeyboardInterrupt:
+        _write_tables(runs, tables, profile)  # in case the interrupt cut the last write short
+        raise RunInterrupted(running, runs, tables) from None
     return runs, tables
 
 
 def _write_tables(runs: Sequence[NotebookRun], tables: dict[str, Path], profile: str) -> None:
     rows = build_rows(runs)
-    tables["md"].write_text(render_markdown(rows, profile), encoding="utf-8")
+    _write_atomic(tables["md"], render_markdown(rows, profile))
     payload = {"profile": profile, "rows": rows, "runs": [asdict(r) for r in runs]}
-    tables["json"].write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _write_atomic(tables["json"], json.dumps(payload, ensure_ascii=False, indent=2) + "\n")

@@ -1,60 +1,188 @@
-"""pyproject.toml and environment.yml list the same dependencies; the README's commands exist."""
+"""Packaging: what is declared, where, for which Python; the README's commands; one version string."""
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
+import json
 import re
 import sys
 from pathlib import Path
 
 import pytest
 
+import cnn_course
+
 ROOT = Path(__file__).resolve().parents[1]
-# conda-forge names that differ from PyPI's
-CONDA_NAMES = {"torch": "pytorch"}
+#: The oldest Python the course supports; every source file and notebook cell must parse with it.
+MIN_PYTHON = (3, 10)
+# conda-forge names that differ from PyPI's (normalized) ones
+CONDA_NAMES = {"torch": "pytorch", "jupyter-client": "jupyter_client"}
+# Import names of this repository's own code, not distributions.
+LOCAL = {"cnn_course", "benchmarks", "tests", "conftest"}
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
-    tomllib = pytest.importorskip("tomli")
+    import tomli as tomllib
 
 
-def _split(requirement: str) -> tuple[str, str]:
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _split(requirement: str, normalize: bool = True) -> tuple[str, str]:
     match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", requirement)
     assert match, requirement
-    return match.group(1).lower(), match.group(2).replace(" ", "")
+    name = _normalize(match.group(1)) if normalize else match.group(1).lower()
+    return name, match.group(2).replace(" ", "")
 
 
-def _pyproject() -> dict[str, str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requirements = project["dependencies"] + project["optional-dependencies"]["test"]
-    return dict(_split(r) for r in requirements)
+def _project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def _requirements(*groups: str) -> dict[str, str]:
+    """``{name: specifier}`` of the runtime dependencies (group ``""``) and the named extras."""
+    project = _project()
+    found: dict[str, str] = {}
+    for group in groups:
+        listed = project["dependencies"] if group == "" else project["optional-dependencies"][group]
+        found.update(_split(r) for r in listed)
+    return found
 
 
 def _environment() -> dict[str, str]:
     deps = {}
-    text = (ROOT / "environment.yml").read_text()
+    text = (ROOT / "environment.yml").read_text(encoding="utf-8")
     for line in text.split("dependencies:", 1)[1].splitlines():
         item = re.match(r"^  - ([A-Za-z].*)$", line)
         if item and not item.group(1).startswith(("pip", "python")):
-            name, spec = _split(item.group(1))
+            name, spec = _split(item.group(1), normalize=False)  # conda does not treat - and _ alike
             deps[name] = spec
     return deps
 
 
-def test_environment_matches_pyproject() -> None:
-    expected = {CONDA_NAMES.get(name, name): spec for name, spec in _pyproject().items()}
+def _readme_bash_blocks() -> list[str]:
+    return re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+
+
+def _notebook_code(path: Path) -> list[str]:
+    """The notebook's code cells as plain Python (IPython magics turned into calls, as the kernel does)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    manager = TransformerManager()
+    return [manager.transform_cell("".join(c["source"])) for c in cells if c["cell_type"] == "code"]
+
+
+def _sources(*folders: str) -> dict[str, str]:
+    """``{label: Python source}`` of every .py file in the folders and every notebook code cell."""
+    found: dict[str, str] = {}
+    for folder in folders:
+        base = ROOT / folder
+        paths = [base] if base.is_file() else sorted(base.rglob("*.py")) + sorted(base.rglob("*.ipynb"))
+        for path in paths:
+            if ".ipynb_checkpoints" in path.parts:
+                continue
+            label = str(path.relative_to(ROOT))
+            if path.suffix == ".ipynb":
+                for number, code in enumerate(_notebook_code(path), start=1):
+                    found[f"{label}, code cell {number}"] = code
+            else:
+                found[label] = path.read_text(encoding="utf-8")
+    return found
+
+
+def _imported(sources: dict[str, str]) -> dict[str, str]:
+    """``{top-level module: where it is first imported}``, without the standard library and local code."""
+    modules: dict[str, str] = {}
+    for label, source in sources.items():
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top not in LOCAL and top != "__future__":
+                    modules.setdefault(top, label)
+    return modules
+
+
+def _undeclared(modules: dict[str, str], declared: set[str]) -> list[str]:
+    providers = importlib.metadata.packages_distributions()
+    missing = []
+    for module, where in sorted(modules.items()):
+        # A module that is not installed here (tomli on a new Python) counts under its own name.
+        dists = {_normalize(d) for d in providers.get(module, [module])}
+        if not dists & declared:
+            missing.append(f"{module} (imported in {where}; installed from {sorted(dists) or 'nothing'})")
+    return missing
+
+
+def test_runtime_imports_are_runtime_dependencies() -> None:
+    """What the package and the notebooks import is installed by ``pip install cnn-course`` alone."""
+    modules = _imported(_sources("cnn_course", "notebooks"))
+    assert {"torch", "nbclient"} <= set(modules)  # the scan sees what it should
+    assert _undeclared(modules, set(_requirements(""))) == []
+
+
+def test_test_imports_are_declared_for_the_tests() -> None:
+    modules = _imported(_sources("tests", "benchmarks", "conftest.py"))
+    assert _undeclared(modules, set(_requirements("", "test"))) == []
+
+
+def test_jupyterlab_comes_only_with_the_lab_extra_that_the_readme_installs() -> None:
+    assert "jupyterlab" not in _requirements("") and "jupyterlab" in _requirements("lab")
+    open_course = _readme_bash_blocks()[0].strip().splitlines()[-1]
+    assert open_course == 'python -m pip install -e ".[lab]" && jupyter lab notebooks/'
+
+
+def test_environment_installs_what_pyproject_declares() -> None:
+    """environment.yml holds the library, the lab extra and the test extra, with the same ranges."""
+    declared = _requirements("", "lab", "test")
+    expected = {CONDA_NAMES.get(name, name): spec for name, spec in declared.items() if ";" not in spec}
     assert _environment() == expected
-
-
-def test_environment_installs_the_package() -> None:
-    assert "- -e ." in (ROOT / "environment.yml").read_text()
+    assert "- -e ." in (ROOT / "environment.yml").read_text(encoding="utf-8")
 
 
 def test_readme_test_command_is_what_ci_runs() -> None:
-    readme = (ROOT / "README.md").read_text()
-    ci = (ROOT / ".ci" / "run").read_text()
-    blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    blocks = _readme_bash_blocks()
     assert len(blocks) >= 2, "README must open with two bash blocks: open the course, run the tests"
     test_command = blocks[1].strip().splitlines()[-1]
-    assert "pytest" in test_command
+    assert test_command == 'python -m pip install -e ".[test]" && python -m pytest'
     assert test_command in ci.splitlines()
+
+
+def test_requires_python_is_the_minimum_the_sources_are_checked_with() -> None:
+    minimum = ">={}.{}".format(*MIN_PYTHON)
+    assert _project()["requires-python"] == minimum
+    assert f"  - python{minimum}" in (ROOT / "environment.yml").read_text(encoding="utf-8").splitlines()
+
+
+def test_every_source_and_notebook_cell_parses_with_the_minimum_python() -> None:
+    sources = _sources("cnn_course", "tests", "benchmarks", "notebooks", "conftest.py")
+    assert any("code cell" in label for label in sources) and "cnn_course/runner.py" in sources
+    failures = []
+    for label, source in sources.items():
+        try:
+            ast.parse(source, filename=label, feature_version=MIN_PYTHON)
+        except SyntaxError as err:
+            failures.append(f"{label}, line {err.lineno}: {err.msg}")
+    assert failures == []
+
+
+def test_version_is_written_once() -> None:
+    """pyproject.toml reads the version from ``cnn_course.__version__``, and the installed metadata agrees."""
+    project = _project()
+    assert "version" not in project and "version" in project["dynamic"]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "cnn_course.__version__"}
+    installed = importlib.metadata.version("cnn-course")
+    if installed != cnn_course.__version__:
+        pytest.fail(f"installed metadata says {installed}, the package {cnn_course.__version__}: "
+                    'reinstall with python -m pip install -e ".[test]"')

@@ -1,4 +1,4 @@
-"""Run profiles and the self-check exercise mechanism."""
+"""Run profiles, and the public API. (The exercises are tested in tests/test_exercises_*.py.)"""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import cnn_course
-from cnn_course.exercises import Exercise, check, register, solution
+from cnn_course.config import PROFILE_ENV
 from cnn_course.profiles import choose_settings, get_profile
 
 TABLE = {
@@ -16,74 +16,45 @@ TABLE = {
 }
 
 
-def test_profile_from_environment(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    monkeypatch.setenv("CNN_COURSE_PROFILE", "Smoke")
-    assert get_profile() == "smoke"
+def test_choose_settings_reads_the_profile_from_the_environment(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv(PROFILE_ENV, "Smoke")
     cfg = choose_settings(TABLE)
     assert cfg.profile == "smoke" and cfg.epochs == 1 and cfg.train_size == 1000
-    assert "profile: smoke" in capsys.readouterr().out
-    monkeypatch.delenv("CNN_COURSE_PROFILE")
+    assert f"profile: smoke  ({PROFILE_ENV}=smoke|quick|full to change)" in capsys.readouterr().out
+
+
+def test_profile_without_the_environment_depends_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PROFILE_ENV, raising=False)
     assert get_profile() == ("full" if torch.cuda.is_available() else "quick")
-    assert choose_settings(TABLE, profile="full", verbose=False).epochs == 10
 
 
-def test_bad_profiles(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CNN_COURSE_PROFILE", "fast")
-    with pytest.raises(ValueError, match="CNN_COURSE_PROFILE='fast'.*smoke, quick, full"):
-        get_profile()
-    with pytest.raises(ValueError, match="profile='turbo'"):
-        choose_settings(TABLE, profile="turbo")
-    with pytest.raises(ValueError, match="no entry for profile"):
-        choose_settings({"smoke": {}, "quick": {}}, profile="smoke")
-    with pytest.raises(ValueError, match="same settings"):
-        choose_settings({**TABLE, "full": {"epochs": 10}}, profile="full")
+def test_a_profile_given_to_choose_settings_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PROFILE_ENV, "smoke")
+    cfg = choose_settings(TABLE, profile="full", verbose=False)
+    assert cfg.profile == "full" and cfg.epochs == 10
 
 
-def test_exercise_feedback() -> None:
-    register(
-        Exercise(
-            key="test-1", question="conv_output_size(7, 3, stride=2)?", answer=3, solution="floor((7-3)/2)+1 = 3",
-            hints=((2.0, "forgot the +1"),),
-        ),
-        Exercise(key="test-2", question="shape?", answer=(6, 14, 14), solution="..."),
-    )
-    assert check("test-1", 3).correct and check("test-1", 3.0).correct
-    wrong = check("test-1", 2)
-    assert not wrong and "forgot the +1" in str(wrong)
-    assert "提示" in str(check("test-1", 5))
-    assert "还没有作答" in str(check("test-1", ...))
-    assert check("test-2", (6, 14, 14)) and check("test-2", torch.Size([6, 14, 14]))
-    assert not check("test-2", (6, 14)) and not check("test-2", "6, 14, 14")
-    assert "floor((7-3)/2)+1 = 3" in solution("test-1")
-    with pytest.raises(ValueError, match="unknown exercise key 'nope'"):
-        check("nope", 1)
+def test_bad_profile_in_the_environment_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PROFILE_ENV, "fast")
+    with pytest.raises(ValueError, match=f"{PROFILE_ENV}='fast' is not a profile; use one of smoke, quick, full"):
+        choose_settings(TABLE)
 
 
-import cnn_course.exercise_bank  # noqa: E402,F401  (registers the course's exercises)
-from cnn_course.exercises import _REGISTRY, exercise  # noqa: E402
-
-COURSE_KEYS = sorted(key for key in _REGISTRY if not key.startswith("test-"))
-
-
-def test_every_chapter_has_at_least_three_exercises() -> None:
-    chapters = {key.split("-")[0] for key in COURSE_KEYS}
-    assert chapters == {"01", "02", "03", "04", "05", "06"}
-    for chapter in chapters:
-        assert sum(key.startswith(chapter + "-") for key in COURSE_KEYS) >= 3, chapter
-
-
-@pytest.mark.parametrize("key", COURSE_KEYS)
-def test_each_exercise_accepts_its_answer_and_has_hints(key: str) -> None:
-    item = _REGISTRY[key]
-    assert item.question and item.solution
-    assert check(key, item.answer).correct
-    assert not check(key, ...).correct and "还没有作答" in check(key, ...).message
-    assert exercise(key) == item.question and repr(item.answer) in solution(key)
-    assert len(item.hints) >= 3
-    for wrong, hint in item.hints:
-        feedback = check(key, wrong)
-        assert not feedback.correct and hint in feedback.message
-    assert not check(key, 123456789).correct
+@pytest.mark.parametrize(
+    "table, profile, message",
+    [
+        (TABLE, "turbo", "profile='turbo' is not a profile"),
+        ([1, 2, 3], "smoke", "table must map each profile to its settings.*got list"),
+        ({"smoke": {}, "quick": {}}, "smoke", "no entry for profile.*full"),
+        ({**TABLE, "full": {"epochs": 10}}, "full", "same settings"),
+        ({**TABLE, "quick": 3}, "quick", r"table\['quick'\] must be a dict of settings"),
+        ({p: {"profile": p} for p in TABLE}, "smoke", "setting name 'profile'.*'profile' is taken"),
+        ({p: {"train size": 1} for p in TABLE}, "smoke", "setting name 'train size'; use Python names"),
+    ],
+)
+def test_bad_settings_are_refused(table: object, profile: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        choose_settings(table, profile=profile, verbose=False)
 
 
 def test_public_api_is_importable_without_side_effects() -> None:

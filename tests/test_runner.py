@@ -1,17 +1,38 @@
-"""The headless notebook runner: chapter names, the results table, and a real run on tiny notebooks."""
+"""The headless runner and the results it collects: chapter names, record_result, the table,
+the command line's answers to bad values, real runs on tiny notebooks, Ctrl-C and cell timeouts."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
 
+import cnn_course
+from cnn_course import History
 from cnn_course.__main__ import main
-from cnn_course.runner import ChapterError, NotebookRun, build_rows, read_results, render_markdown, resolve_chapters
+from cnn_course.config import CHAPTER_ENV, PROFILE_ENV, RESULTS_ENV
+from cnn_course.runner import (
+    ChapterError,
+    NotebookRun,
+    build_rows,
+    read_results,
+    render_markdown,
+    resolve_chapters,
+    run_notebook,
+)
 
 CHAPTERS = {stem: Path(f"/nb/{stem}.ipynb") for stem in ("01_convolution", "03_lenet", "04_alexnet", "06_resnet")}
+TABLE = {"smoke": {"epochs": 1}, "quick": {"epochs": 3}, "full": {"epochs": 10}}
+
+
+# --------------------------------------------------------------------------- chapter names
 
 
 @pytest.mark.parametrize(
@@ -38,6 +59,51 @@ def test_ambiguous_prefix_is_refused() -> None:
     chapters = {"05_resnet": Path("a"), "06_resnext": Path("b")}
     with pytest.raises(ChapterError, match="ambiguous"):
         resolve_chapters(["resn"], chapters)
+
+
+# --------------------------------------------------------------------------- record_result
+
+
+def _history(epochs: int, **extra) -> History:
+    return History(device="cpu", epochs_planned=extra.pop("epochs_planned", epochs),
+                   train_loss=[0.5] * epochs, train_acc=[0.8] * epochs, test_acc=[0.8 + i / 100 for i in range(epochs)],
+                   epoch_seconds=[2.0] * epochs, img_per_sec=[50.0] * epochs, **extra)
+
+
+class FakeTestIter:
+    def describe(self) -> str:
+        return "Fake test: 10 images, 28x28, batch 5, on cpu, from nowhere"
+
+
+def test_record_result_takes_the_profile_from_the_settings_and_saves_a_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "results.jsonl"
+    monkeypatch.setenv(RESULTS_ENV, str(target))
+    monkeypatch.setenv(CHAPTER_ENV, "99_test")
+    monkeypatch.setenv(PROFILE_ENV, "full")  # what the notebook chose wins over the environment
+    cfg = cnn_course.choose_settings(TABLE, profile="smoke", verbose=False)
+    result = cnn_course.record_result("source", _history(2), FakeTestIter(), settings=cfg)
+    assert "[source] test accuracy 81.00 % after 2 epochs, measured on: Fake test" in capsys.readouterr().out
+    saved = json.loads(target.read_text(encoding="utf-8"))
+    assert saved == result
+    assert saved["profile"] == "smoke" and saved["settings"] == {"epochs": 1} and saved["chapter"] == "99_test"
+
+
+def test_record_result_reports_an_interrupted_training_as_such(capsys: pytest.CaptureFixture[str]) -> None:
+    history = _history(2, epochs_planned=5, interrupted=True, unfinished_epoch=3)
+    cfg = cnn_course.choose_settings(TABLE, profile="quick", verbose=False)
+    result = cnn_course.record_result("source", history, FakeTestIter(), settings=cfg)
+    assert "test accuracy 81.00 % after 2 completed epochs (interrupted in epoch 3)" in capsys.readouterr().out
+    assert result["epochs"] == 2 and result["test_acc"] == pytest.approx(0.81) and result["interrupted"]
+
+
+def test_record_result_wants_the_chosen_settings() -> None:
+    with pytest.raises(ValueError, match="settings must be what cnn_course.choose_settings returned.*got dict"):
+        cnn_course.record_result("source", _history(1), FakeTestIter(), settings={"profile": "smoke"})
+
+
+# --------------------------------------------------------------------------- the table
 
 
 def _record(chapter: str, recipe: str, acc: float, **extra) -> dict:
@@ -68,6 +134,11 @@ def test_table_from_jsonl(tmp_path: Path) -> None:
     assert read_results(tmp_path / "missing.jsonl") == []
 
 
+def test_table_marks_a_recipe_that_stopped_early() -> None:
+    rows = build_rows([_record("05_googlenet", "source", 0.7, stop_reason="interrupted in epoch 3")])
+    assert "| 2 (source interrupted in epoch 3) |" in render_markdown(rows)
+
+
 def test_failed_run_shows_its_error() -> None:
     run = NotebookRun("04_alexnet", "a.ipynb", "b.ipynb", "failed", "ValueError: bad | thing", 3.0)
     row = build_rows([run])[0]
@@ -75,20 +146,7 @@ def test_failed_run_shows_its_error() -> None:
     assert "failed: ValueError: bad \\| thing" in render_markdown([row])
 
 
-RECORD_CELL = """\
-import os
-import cnn_course
-from cnn_course.training import History
-
-class FakeTestIter:
-    def describe(self):
-        return "Fake test: 10 images, 28x28, batch 5, on cpu, from nowhere"
-
-history = History(device="cpu", train_loss=[0.5], train_acc=[0.8], test_acc=[{acc}],
-                  epoch_seconds=[2.0], img_per_sec=[50.0])
-cnn_course.record_result("{recipe}", history, FakeTestIter())
-print(os.environ["CNN_COURSE_PROFILE"], os.environ["CNN_COURSE_CHAPTER"])
-"""
+# --------------------------------------------------------------------------- bad command-line values
 
 
 def _write_notebook(path: Path, *sources: str) -> None:
@@ -96,6 +154,67 @@ def _write_notebook(path: Path, *sources: str) -> None:
     nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "googlenet"], "unknown chapter 'googlenet'; known chapters: 03_lenet"),
+        (["run", "--profile", "turbo"], "invalid choice: 'turbo'"),
+        (["run", "--timeout", "0"], "--timeout: must be a positive whole number of seconds"),
+        (["run", "--timeout", "soon"], "--timeout: must be a positive whole number of seconds"),
+        (["run", "--kernel", "no-such-kernel"], "no Jupyter kernel named 'no-such-kernel'"),
+        (["run", "--out", "{tmp}/a-file"], "is a file; give a folder with --out DIR"),
+        (["run", "--out", "{tmp}/earlier"], "exist from an earlier run; add --force"),
+        (["run", "--notebooks", "{tmp}/nope"], "does not exist"),
+        (["list", "--notebooks", "{tmp}/a-file"], "is not a folder"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_command_line_values_get_one_line_and_status_2(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _write_notebook(notebooks / "03_lenet.ipynb", "print('never run')")
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    (tmp_path / "earlier").mkdir()
+    (tmp_path / "earlier" / "results.smoke.md").write_text("# an earlier table\n", encoding="utf-8")
+    argv = [a.format(tmp=tmp_path) for a in args]
+    if argv[0] == "run":
+        argv += ["--profile", "smoke"] if "--profile" not in argv else []
+        argv += ["--notebooks", str(notebooks)] if "--notebooks" not in argv else []
+        argv += ["--out", str(tmp_path / "out")] if "--out" not in argv else []
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith("error: ") and message in captured.err
+    assert (tmp_path / "earlier" / "results.smoke.md").read_text(encoding="utf-8") == "# an earlier table\n"
+    assert not (tmp_path / "out").exists()  # nothing was started
+
+
+def test_bad_profile_in_the_environment_gets_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(PROFILE_ENV, "fast")
+    assert main(["run", "--notebooks", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == f"error: {PROFILE_ENV}='fast' is not a profile; use one of smoke, quick, full\n"
+
+
+# --------------------------------------------------------------------------- real runs
+
+RECORD_CELL = """\
+import cnn_course
+from cnn_course import History
+
+class FakeTestIter:
+    def describe(self):
+        return "Fake test: 10 images, 28x28, batch 5, on cpu, from nowhere"
+
+cfg = cnn_course.choose_settings({{"smoke": {{"epochs": 1}}, "quick": {{"epochs": 2}}, "full": {{"epochs": 3}}}})
+history = History(device="cpu", epochs_planned=1, train_loss=[0.5], train_acc=[0.8], test_acc=[{acc}],
+                  epoch_seconds=[2.0], img_per_sec=[50.0])
+cnn_course.record_result("{recipe}", history, FakeTestIter(), settings=cfg)
+"""
 
 
 def test_run_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -116,28 +235,62 @@ def test_run_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     tiny, broken = table["rows"]
     assert tiny["chapter"] == "03_tiny" and tiny["status"] == "ok"
     assert tiny["source_acc"] == 0.9 and tiny["improved_acc"] == 0.925 and tiny["gain"] == 2.5
+    # the runner's profile reached choose_settings in the kernel, and record_result took it from there
     assert tiny["profile"] == "smoke" and tiny["device"] == "cpu" and tiny["data"].startswith("Fake test")
-    assert broken["status"] == "failed" and broken["error"] == "ZeroDivisionError: division by zero"
-    assert broken["source_acc"] is None
+    assert broken["status"] == "failed" and broken["source_acc"] is None
+    assert broken["error"] == "ZeroDivisionError: division by zero, in cell 2 (`1 / 0`)"
     assert "| 03_tiny | ok | smoke |" in (out / "results.smoke.md").read_text(encoding="utf-8")
-
-    executed = nbformat.read(out / "03_tiny.smoke.ipynb", as_version=4)
-    assert "smoke 03_tiny" in executed.cells[0].outputs[-1]["text"]  # the kernel saw the runner's variables
     assert (out / "04_broken.smoke.ipynb").is_file()  # a failed notebook is saved too, with its error
 
-    # A second run refuses to replace the first one's files unless told to.
-    assert main(["run", "3", "--profile", "smoke", "--notebooks", str(notebooks), "--out", str(out)]) == 2
-    assert "--force" in capsys.readouterr().err
+
+def test_timeout_names_the_cell_and_the_limit(tmp_path: Path) -> None:
+    notebook = tmp_path / "01_sleepy.ipynb"
+    _write_notebook(notebook, "import time\ntime.sleep(600)")
+    status, error, _ = run_notebook(notebook, tmp_path / "out.ipynb", env=dict(os.environ), timeout=3)
+    assert status == "failed"
+    assert error == "TimeoutError: cell 1 (`import time`) ran past the limit of 3 s per cell"
+    assert (tmp_path / "out.ipynb").is_file()
 
 
-def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "03_lenet.ipynb").write_text("{}", encoding="utf-8")
-    assert main(["run", "googlenet", "--notebooks", str(tmp_path)]) == 2
-    assert "unknown chapter 'googlenet'; known chapters: 03_lenet" in capsys.readouterr().err
-    assert main(["run", "--notebooks", str(tmp_path / "nope")]) == 2
-    assert "does not exist" in capsys.readouterr().err
-    with pytest.raises(SystemExit):  # argparse's own message for a bad choice
-        main(["run", "--profile", "nope"])
-    capsys.readouterr()
-    assert main(["list", "--notebooks", str(tmp_path)]) == 0
-    assert "03_lenet" in capsys.readouterr().out
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.is_file() and stat.read_text().split(")")[-1].split()[0] == "Z")  # a zombie is dead
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, as Ctrl-C in a terminal does")
+def test_ctrl_c_stops_the_run_at_once_and_keeps_the_finished_chapters(tmp_path: Path) -> None:
+    notebooks, out = tmp_path / "notebooks", tmp_path / "out"
+    notebooks.mkdir()
+    started, never = tmp_path / "started", tmp_path / "never"
+    _write_notebook(notebooks / "01_done.ipynb", "print('done')")
+    _write_notebook(notebooks / "02_sleepy.ipynb",
+                    f"import os, pathlib, time\npathlib.Path({str(started)!r}).write_text(str(os.getpid()))\n"
+                    "time.sleep(600)")
+    _write_notebook(notebooks / "03_never.ipynb", f"import pathlib\npathlib.Path({str(never)!r}).touch()")
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "cnn_course", "run", "--profile", "smoke", "--notebooks", str(notebooks),
+         "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal, even under CI
+    )
+    try:
+        deadline = time.monotonic() + 300  # a guard against a hang, not a measurement
+        while not started.is_file() or not started.read_text():
+            assert runner.poll() is None and time.monotonic() < deadline, runner.communicate()
+            time.sleep(0.2)
+        runner.send_signal(signal.SIGINT)
+        _, err = runner.communicate(timeout=120)
+    finally:
+        runner.kill()
+    own_lines = [line for line in err.splitlines() if not line.startswith("[IPKernelApp]")]  # the kernel's own log
+    assert runner.returncode == 130, err
+    assert own_lines == [f"interrupted during 02_sleepy: stopped; 1 finished chapter(s) kept in {out}/results.smoke.md"]
+    table = json.loads((out / "results.smoke.json").read_text(encoding="utf-8"))
+    assert [(r["chapter"], r["status"]) for r in table["rows"]] == [("01_done", "ok")]
+    assert "| 01_done | ok |" in (out / "results.smoke.md").read_text(encoding="utf-8")
+    assert not never.exists()  # the next chapter did not start
+    assert not _alive(int(started.read_text()))  # the kernel was stopped with the runner
