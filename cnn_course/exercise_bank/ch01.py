@@ -1,12 +1,105 @@
-"""Self-check exercises for chapter 01 (convolution): output size, shapes, parameters, by-hand arithmetic."""
+"""Exercises for chapter 01 (convolution): bias, dilation, output size, shapes, parameters, and writing corr2d."""
 
 from __future__ import annotations
 
-from ..exercises import Exercise, register
+import torch
 
-register(
+from ..code_checks import Mistake, as_tensor, call, close, describe_shape, random_tensor
+from ..exercise_types import AnyExercise, CodeExercise, Exercise
+
+
+
+def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Compute 2-D cross-correlation (no padding, stride 1)."""
+    h, w = K.shape
+    Y = torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1)
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
+    return Y
+
+
+# (X shape, K shape): square and non-square, a 1x1 kernel, and a kernel as large as the input.
+CORR2D_CASES = [((4, 4), (3, 3)), ((5, 7), (2, 3)), ((6, 5), (3, 2)), ((3, 4), (1, 1)), ((3, 3), (3, 3))]
+
+
+def judge_corr2d(student: object) -> str:
+    """Compare the student's corr2d with the reference on CORR2D_CASES (small integer values)."""
+    if not callable(student):
+        raise Mistake(f"请把你写的函数 corr2d 传给 check,收到的是 {type(student).__name__}。")
+    generator = torch.Generator().manual_seed(1)
+    for x_shape, k_shape in CORR2D_CASES:
+        X = random_tensor(generator, *x_shape, integers=True)
+        K = random_tensor(generator, *k_shape, integers=True)
+        expected = corr2d(X, K)
+        what = f"corr2d(X, K),X 的形状 {describe_shape(x_shape)}、K 的形状 {describe_shape(k_shape)}"
+        X_given, K_given = X.clone(), K.clone()
+        Y = as_tensor(call(student, X_given, K_given, call_text=what), "corr2d")
+        if not (torch.equal(X_given, X) and torch.equal(K_given, K)):
+            raise Mistake(f"{what}:你的函数修改了输入 X 或 K。互相关只读输入,结果写进新的张量 Y。")
+        if close(Y, expected):
+            continue
+        (H, W), (h, w) = x_shape, k_shape
+        if close(Y, corr2d(X, K.flip(0, 1))):
+            raise Mistake(
+                f"{what}:你把卷积核上下、左右翻转了,这是数学上的卷积。深度学习框架做的是互相关:"
+                "不翻转 K,直接把窗口 X[i:i+h, j:j+w] 和 K 逐元素相乘再求和。"
+            )
+        if Y.shape != expected.shape:
+            wanted = describe_shape(expected.shape)
+            if tuple(Y.shape) == (H - h, W - w):
+                hint = f"少了公式最后的 + 1:第一个窗口本身就占一个输出位置,输出应为 (H - h + 1, W - w + 1) = {wanted}。"
+            elif tuple(Y.shape) == (H, W):
+                hint = f"不填充时输出比输入小:应为 (H - h + 1, W - w + 1) = {wanted},不是和 X 一样大。"
+            elif h != w and tuple(Y.shape) == (H - w + 1, W - h + 1):
+                hint = f"把 K 的高和宽弄反了:K.shape 是 (h, w),输出高 H - h + 1、宽 W - w + 1,即 {wanted}。"
+            else:
+                hint = f"输出大小应为 (H - h + 1, W - w + 1) = {wanted}。"
+            raise Mistake(f"{what}:输出的形状是 {describe_shape(Y.shape)},不对。{hint}")
+        raise Mistake(
+            f"{what}:输出的形状对了,但数值和参考实现不同。\n  你的输出:{Y.tolist()}\n  应该是:  {expected.tolist()}\n"
+            "提示:Y[i, j] 是窗口 X[i:i+h, j:j+w] 与 K 逐元素相乘后的和。"
+        )
+    return f"在 {len(CORR2D_CASES)} 组不同形状的输入上都和参考实现一致。"
+
+
+EXERCISES: list[AnyExercise] = [
     Exercise(
         key="01-1",
+        question=(
+            "用本章的输入 X = [[1,2,3,0],[0,1,2,3],[3,0,1,2],[2,3,0,1]] 和卷积核 "
+            "K = [[2,0,1],[0,1,2],[1,0,2]],偏置 b = 3。输出 Y 第 0 行第 1 列(Y[0, 1])是多少?"
+        ),
+        answer=19,
+        solution=(
+            "窗口左上角在 X[0, 1],窗口是 [[2,3,0],[1,2,3],[0,1,2]]。\n"
+            "逐元素相乘再相加:2*2 + 3*0 + 0*1 + 1*0 + 2*1 + 3*2 + 0*1 + 1*0 + 2*2 = 16;加偏置 3 得 19。"
+        ),
+        hints=(
+            (16, "忘了加偏置 b = 3。"),
+            (18, "Y[0, 0] 是 15 + 3 = 18;Y[0, 1] 的窗口要向右移一列。"),
+            (15, "你可能把卷积核翻转了(数学上的卷积)。PyTorch 的 conv2d 做的是互相关,不翻转卷积核。"),
+            (9, "这是 Y[1, 0] = 6 加上偏置;Y[0, 1] 是第 0 行、第 1 列。"),
+        ),
+        default_hint="Y[0, 1] 的窗口是 X[0:3, 1:4];逐元素相乘、全部相加,再加偏置。",
+    ),
+    Exercise(
+        key="01-2",
+        question="kernel_size=3、dilation=2 的卷积核,在输入上实际覆盖的宽度(有效窗口大小)是多少?",
+        answer=5,
+        solution=(
+            "有效窗口大小 = D*(K-1) + 1 = 2*(3-1) + 1 = 5:3 个采样点之间各隔开 1 格。\n"
+            "所以输出大小公式里的 K 要换成 D*(K-1) + 1,但参数量仍然只有 3*3。"
+        ),
+        hints=(
+            (6, "不是 D*K:3 个采样点之间只有 2 个间隔,每个间隔变成 D 格,所以是 2*2 + 1。"),
+            (3, "dilation=2 会让采样点之间隔开;参数还是 3×3 个,但覆盖的范围变大了。"),
+            (4, "用 D*(K-1) + 1:2*(3-1) + 1。"),
+        ),
+        default_hint="有效窗口大小 = dilation * (kernel_size - 1) + 1。",
+    ),
+    Exercise(
+        key="01-3",
         question=(
             "一张 28×28 的灰度图经过 nn.Conv2d(1, 6, kernel_size=5, stride=2),padding=0。"
             "输出特征图的高是多少?(填一个整数)"
@@ -28,7 +121,7 @@ register(
         default_hint="用 OH = floor((H + 2P - K) / S) + 1,代入 H=28, P=0, K=5, S=2。",
     ),
     Exercise(
-        key="01-2",
+        key="01-4",
         question=(
             "输入形状为 (C, H, W) = (3, 32, 32),经过 nn.Conv2d(3, 16, kernel_size=3, padding=1)(步幅默认 1)。"
             "输出形状 (C, H, W) 是多少?(填一个三元组,例如 (1, 2, 3))"
@@ -48,7 +141,7 @@ register(
         default_hint="通道数看 out_channels;高宽用 floor((H + 2P - K) / S) + 1。",
     ),
     Exercise(
-        key="01-3",
+        key="01-5",
         question="nn.Conv2d(3, 16, kernel_size=5) 一共有多少个可学习的参数(权重加偏置)?(填一个整数)",
         answer=1216,
         solution=(
@@ -66,38 +159,14 @@ register(
         ),
         default_hint="参数量 = out_channels * (in_channels * K * K) + out_channels。",
     ),
-    Exercise(
-        key="01-4",
+    CodeExercise(
+        key="01-corr2d",
         question=(
-            "用本章的输入 X = [[1,2,3,0],[0,1,2,3],[3,0,1,2],[2,3,0,1]] 和卷积核 "
-            "K = [[2,0,1],[0,1,2],[1,0,2]],偏置 b = 3。输出 Y 第 0 行第 1 列(Y[0, 1])是多少?"
+            "自己写 corr2d(X, K):二维互相关,不填充,步幅 1。X 的形状是 (H, W),K 的形状是 (h, w),"
+            "返回形状为 (H - h + 1, W - w + 1) 的张量,其中 Y[i, j] = (X[i:i+h, j:j+w] * K).sum()。"
+            "check 会在几组不同形状的随机输入(包括不是正方形的 X 和 K)上把它和参考实现对照。"
         ),
-        answer=19,
-        solution=(
-            "窗口左上角在 X[0, 1],窗口是 [[2,3,0],[1,2,3],[0,1,2]]。\n"
-            "逐元素相乘再相加:2*2 + 3*0 + 0*1 + 1*0 + 2*1 + 3*2 + 0*1 + 1*0 + 2*2 = 16;加偏置 3 得 19。"
-        ),
-        hints=(
-            (16, "忘了加偏置 b = 3。"),
-            (18, "Y[0, 0] 是 15 + 3 = 18;Y[0, 1] 的窗口要向右移一列。"),
-            (15, "你可能把卷积核翻转了(数学上的卷积)。PyTorch 的 conv2d 做的是互相关,不翻转卷积核。"),
-            (9, "这是 Y[1, 0] = 6 加上偏置;Y[0, 1] 是第 0 行、第 1 列。"),
-        ),
-        default_hint="Y[0, 1] 的窗口是 X[0:3, 1:4];逐元素相乘、全部相加,再加偏置。",
+        reference=corr2d,
+        judge=judge_corr2d,
     ),
-    Exercise(
-        key="01-5",
-        question="kernel_size=3、dilation=2 的卷积核,在输入上实际覆盖的宽度(有效窗口大小)是多少?",
-        answer=5,
-        solution=(
-            "有效窗口大小 = D*(K-1) + 1 = 2*(3-1) + 1 = 5:3 个采样点之间各隔开 1 格。\n"
-            "所以输出大小公式里的 K 要换成 D*(K-1) + 1,但参数量仍然只有 3*3。"
-        ),
-        hints=(
-            (6, "不是 D*K:3 个采样点之间只有 2 个间隔,每个间隔变成 D 格,所以是 2*2 + 1。"),
-            (3, "dilation=2 会让采样点之间隔开;参数还是 3×3 个,但覆盖的范围变大了。"),
-            (4, "用 D*(K-1) + 1:2*(3-1) + 1。"),
-        ),
-        default_hint="有效窗口大小 = dilation * (kernel_size - 1) + 1。",
-    ),
-)
+]

@@ -1,10 +1,120 @@
-"""Self-check exercises for chapter 03 (LeNet-5): layer shapes, parameter counts, padding, training steps."""
+"""Exercises for chapter 03 (LeNet-5): layer shapes, parameter counts, padding, training steps, and writing train_step."""
 
 from __future__ import annotations
 
-from ..exercises import Exercise, register
+import copy
+from typing import Callable
 
-register(
+import torch
+from torch import nn
+
+from ..code_checks import Mistake, call, not_implemented, random_tensor
+from ..exercise_types import AnyExercise, CodeExercise, Exercise
+
+
+def train_step(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module,
+               optimizer: torch.optim.Optimizer) -> float:
+    """Train on one mini-batch (forward, loss, zero the gradients, backward, update); return the loss."""
+    y_hat = model(X)            # 1. forward
+    loss = loss_fn(y_hat, y)    # 2. loss of this batch
+    optimizer.zero_grad()       # 3. clear the gradients of the previous step
+    loss.backward()             # 4. backward: d loss / d parameter
+    optimizer.step()            # 5. update the parameters
+    return loss.item()
+
+
+def _train_step_without_zero_grad(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss_fn: nn.Module,
+                                  optimizer: torch.optim.Optimizer) -> float:
+    # The typical mistake: gradients of earlier calls pile up in .grad.
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _linear_model() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+
+
+def _conv_model() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 2, kernel_size=3), nn.ReLU(), nn.Flatten(), nn.Linear(18, 3))
+
+
+# (model factory, batch shape): two tiny models, three batches each (gradients must not carry over).
+TRAIN_STEP_CASES: list[tuple[Callable[[], nn.Module], tuple[int, ...]]] = [
+    (_linear_model, (5, 1, 4, 4)),
+    (_conv_model, (4, 1, 5, 5)),
+]
+TRAIN_STEP_CALLS = 3
+
+
+def _parameters(model: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.allclose(x, y, rtol=1e-5, atol=1e-6) for x, y in zip(a, b))
+
+
+def judge_train_step(student: object) -> str:
+    """Run the student's train_step three times on each tiny model, beside the reference and its known mistakes."""
+    if not callable(student):
+        raise Mistake(f"请把你写的函数 train_step 传给 check,收到的是 {type(student).__name__}。")
+    generator = torch.Generator().manual_seed(3)
+    loss_fn = nn.CrossEntropyLoss()
+    for make, x_shape in TRAIN_STEP_CASES:
+        torch.manual_seed(3)  # the checker runs inside fork_rng: the notebook's random state is untouched
+        base = make()
+        models = {name: copy.deepcopy(base) for name in ("student", "reference", "no_zero_grad")}
+        optimizers = {name: torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.5) for name, m in models.items()}
+        for step in range(1, TRAIN_STEP_CALLS + 1):
+            X = random_tensor(generator, *x_shape)
+            y = torch.randint(0, 3, (x_shape[0],), generator=generator)
+            args = {name: (models[name], X.clone(), y.clone(), loss_fn, optimizers[name]) for name in models}
+            expected = train_step(*args["reference"])
+            _train_step_without_zero_grad(*args["no_zero_grad"])
+            before = _parameters(models["student"])
+            what = (f"第 {step} 次调用 train_step(model, X, y, loss_fn, optimizer)"
+                    f"(X 的形状 {tuple(x_shape)},optimizer 是带动量的 SGD)")
+            value = call(student, *args["student"], call_text=what)
+            after = _parameters(models["student"])
+            if value is None and _same(after, before):
+                raise not_implemented("train_step")
+            if not _same(after, _parameters(models["reference"])):
+                if _same(after, before):
+                    raise Mistake(f"{what}:参数没有更新。是不是忘了 optimizer.step()?"
+                                  "另外 zero_grad() 要在 backward() 之前调用:放在 backward() 和 step() 之间,"
+                                  "梯度在更新前就被清掉了。")
+                if _same(after, _parameters(models["no_zero_grad"])):
+                    raise Mistake(f"{what}:参数更新得不对:第一次调用正确,从第二次起多出了上一步的梯度。"
+                                  "PyTorch 会把每次 backward() 算出的梯度累加到 .grad 上,"
+                                  "所以每一步都要先 optimizer.zero_grad(),再 loss.backward()。")
+                raise Mistake(f"{what}:更新后的参数和参考实现不同。按顺序做五步:y_hat = model(X)、"
+                              "loss = loss_fn(y_hat, y)、optimizer.zero_grad()、loss.backward()、optimizer.step();"
+                              "用传进来的 optimizer,不要自己新建一个。")
+            if value is None:
+                raise Mistake(f"{what}:参数更新对了,但函数没有返回损失。最后加一句 return loss.item()。")
+            if isinstance(value, torch.Tensor):
+                raise Mistake(f"{what}:参数更新对了,但返回的是张量。返回 loss.item()(一个 Python 的 float):"
+                              "张量会把整张计算图一直留在内存里。")
+            if not isinstance(value, (int, float)):
+                raise Mistake(f"{what}:应返回这一批的损失(一个 float),你的函数返回了 {type(value).__name__}。")
+            if abs(value - expected) <= 1e-5 * max(1.0, abs(expected)):
+                continue
+            with torch.no_grad():
+                after_update = loss_fn(models["reference"](X), y).item()
+            if abs(value - expected * len(y)) <= 1e-4 * max(1.0, abs(expected * len(y))):
+                hint = "返回的是整批损失之和;返回 loss_fn 的输出本身(批量上的平均损失)。"
+            elif abs(value - after_update) <= 1e-5 * max(1.0, abs(after_update)):
+                hint = "返回的是更新参数之后重新算的损失;应返回这一步前向传播时算出的损失。"
+            else:
+                hint = "应返回 loss_fn(model(X), y) 在这一步更新之前的值,即 loss.item()。"
+            raise Mistake(f"{what}:参数更新对了,但返回的损失 {value:.6f} 不对(应为 {expected:.6f})。{hint}")
+    return (f"在 {len(TRAIN_STEP_CASES)} 个小模型上各连续调用 {TRAIN_STEP_CALLS} 次,"
+            "参数的更新和返回的损失都和参考实现一致。")
+
+
+EXERCISES: list[AnyExercise] = [
     Exercise(
         key="03-1",
         question=(
@@ -113,4 +223,14 @@ register(
         ),
         default_hint="每轮步数 = ceil(图像数 / batch_size),再乘以轮数。",
     ),
-)
+    CodeExercise(
+        key="03-train-step",
+        question=(
+            "自己写 train_step(model, X, y, loss_fn, optimizer):在一个小批量 (X, y) 上训练一步,"
+            "按 3.6 节的五步:前向传播、计算损失、清零梯度、反向传播、更新参数;返回这一步的损失(一个 Python 的 float)。"
+            "check 会在两个很小的模型上连续调用它几次,比较每次更新后的参数和返回的损失。"
+        ),
+        reference=train_step,
+        judge=judge_train_step,
+    ),
+]

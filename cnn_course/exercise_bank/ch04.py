@@ -1,10 +1,76 @@
-"""Self-check exercises for chapter 04 (AlexNet): output sizes at 224, the flattened size, parameters, dropout."""
+"""Exercises for chapter 04 (AlexNet): output sizes at 224, the flattened size, parameters, dropout, and writing dropout."""
 
 from __future__ import annotations
 
-from ..exercises import Exercise, register
+import torch
 
-register(
+from ..code_checks import Mistake, as_tensor, call, describe_shape
+from ..exercise_types import AnyExercise, CodeExercise, Exercise
+
+
+def dropout(X: torch.Tensor, p: float) -> torch.Tensor:
+    """Inverted dropout in training mode: zero each element with probability p, scale the rest by 1 / (1 - p)."""
+    mask = (torch.rand_like(X) >= p).float()   # 1 = keep (probability 1 - p), 0 = drop (probability p)
+    return mask * X / (1 - p)
+
+
+# (X shape, p): enough elements that the fraction dropped is within a few points of p on any seed.
+DROPOUT_CASES = [((50, 80), 0.2), ((2, 3, 30, 30), 0.7), ((40, 100), 0.0)]
+_SLACK = 0.05  # allowed |fraction dropped - p|; the standard deviation is below 0.007 for these sizes
+
+
+def _ratio_is(ratios: torch.Tensor, value: float) -> bool:
+    return bool(torch.allclose(ratios, torch.full_like(ratios, value), rtol=1e-4, atol=1e-5))
+
+
+def judge_dropout(student: object) -> str:
+    """Check what the student's dropout keeps, how it scales the survivors, and that the mask is random."""
+    if not callable(student):
+        raise Mistake(f"请把你写的函数 dropout 传给 check,收到的是 {type(student).__name__}。")
+    generator = torch.Generator().manual_seed(4)
+    for x_shape, p in DROPOUT_CASES:
+        # Values in [0.5, 1.5): an element of the output is 0 exactly when it was dropped.
+        X = 0.5 + torch.rand(x_shape, generator=generator)
+        what = f"dropout(X, p={p}),X 的形状 {describe_shape(x_shape)}"
+        given = X.clone()
+        torch.manual_seed(10)
+        Y = as_tensor(call(student, given, p, call_text=what), "dropout")
+        if not torch.equal(given, X):
+            raise Mistake(f"{what}:你的函数修改了输入 X(例如 X[mask] = 0)。返回一个新的张量,不要原地修改 X。")
+        if Y.shape != X.shape:
+            raise Mistake(f"{what}:输出的形状是 {describe_shape(Y.shape)},应该和 X 一样是 {describe_shape(X.shape)}:"
+                          "丢弃法逐个元素地决定丢不丢,不改变形状。")
+        kept = Y != 0
+        dropped = 1 - kept.float().mean().item()
+        if p != 0.5 and abs(dropped - (1 - p)) <= _SLACK and abs(dropped - p) > _SLACK:
+            raise Mistake(f"{what}:大约 {dropped:.0%} 的元素被置 0,而 p={p} 时应约为 {p:.0%}。你把 p 当成了保留的概率:"
+                          "p 是丢弃(置 0)的概率,每个元素以概率 1 - p 保留。")
+        if abs(dropped - p) > _SLACK:
+            raise Mistake(f"{what}:大约 {dropped:.0%} 的元素被置 0,而 p={p} 时应约为 {p:.0%}。"
+                          "每个元素独立地以概率 p 置 0,例如 mask = (torch.rand_like(X) >= p)。")
+        ratios = (Y[kept] / X[kept]).double()
+        if ratios.numel() and not _ratio_is(ratios, 1 / (1 - p)):
+            if _ratio_is(ratios, 1.0):
+                hint = ("留下来的元素没有放大。训练时要把它们除以 (1 - p),"
+                        "这样每个元素的期望值不变,评估时才可以什么都不做。")
+            elif _ratio_is(ratios, 1 - p):
+                hint = "留下来的元素乘以了 (1 - p);反向丢弃法(inverted dropout)在训练时除以 (1 - p)。"
+            elif p not in (0.0, 1.0) and _ratio_is(ratios, 1 / p):
+                hint = "留下来的元素除以了 p;应除以保留的概率 (1 - p)。"
+            else:
+                hint = "留下来的元素都应乘以同一个数 1 / (1 - p)。"
+            raise Mistake(f"{what}:被丢弃的比例对了,但{hint}")
+        if 0 < p < 1:
+            torch.manual_seed(11)
+            again = as_tensor(call(student, X.clone(), p, call_text=what), "dropout")
+            if torch.equal(again != 0, kept):
+                raise Mistake(f"{what}:每次调用丢弃的都是同样的元素。掩码要用随机数生成(例如 torch.rand_like(X)),"
+                              "每一步丢弃不同的神经元。")
+    return (f"在 {len(DROPOUT_CASES)} 组形状和 p 上:丢弃的比例约为 p,留下的元素都乘以 1 / (1 - p),"
+            "每次调用丢弃的元素不同。")
+
+
+EXERCISES: list[AnyExercise] = [
     Exercise(
         key="04-1",
         question=(
@@ -107,4 +173,14 @@ register(
         ),
         default_hint="eval() 模式下 nn.Dropout 是恒等映射。",
     ),
-)
+    CodeExercise(
+        key="04-dropout",
+        question=(
+            "自己写 dropout(X, p):训练模式下的丢弃法(0 ≤ p < 1)。X 的每个元素独立地以概率 p 置为 0,"
+            "留下来的元素除以 (1 - p);返回和 X 形状相同的新张量,不修改 X。"
+            "check 会用几组形状和 p 检查被置 0 的比例、留下的元素的缩放,以及每次调用丢弃的元素是否不同。"
+        ),
+        reference=dropout,
+        judge=judge_dropout,
+    ),
+]

@@ -1,12 +1,130 @@
-"""Self-check exercises for chapter 05 (GoogLeNet): Inception channels, 1x1 reductions, cost, chance-level loss."""
+"""Exercises for chapter 05 (GoogLeNet): Inception channels, 1x1 reductions, cost, chance-level loss, and writing Inception."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
-from ..exercises import Exercise, register
+import torch
+from torch import nn
 
-register(
+from ..code_checks import (
+    Mistake,
+    StudentError,
+    as_tensor,
+    build_module,
+    call,
+    close,
+    copy_parameters,
+    count_parameters,
+    describe_shape,
+    random_tensor,
+    student_class,
+)
+from ..exercise_types import AnyExercise, CodeExercise, Exercise
+from ..models import Inception
+
+# (in_channels, input shape N x C x H x W): two channel counts, square and non-square maps.
+INCEPTION_CASES = [(3, (2, 3, 6, 6)), (10, (1, 10, 5, 7))]
+_BRANCHES = "分支 1:1×1 卷积 → 16;分支 2:1×1 → 16、3×3 → 24、3×3 → 24;分支 3:1×1 → 16、5×5 → 24;分支 4:1×1 → 24"
+_PADDING_HINT = "每条分支都要保持高宽不变:1×1 卷积不填充,3×3 卷积用 padding=1,5×5 卷积用 padding=2(步幅都是 1)。"
+
+
+def _size_changing_layers(module: nn.Module) -> list[str]:
+    """The student's convolutions whose padding or stride changes the height and width."""
+    found = []
+    for layer in module.modules():
+        if isinstance(layer, nn.Conv2d):
+            k, pad, stride = layer.kernel_size[0], layer.padding, layer.stride[0]
+            if isinstance(pad, str) or stride != 1 or pad[0] * 2 != k - 1:
+                found.append(f"nn.Conv2d({layer.in_channels}, {layer.out_channels}, kernel_size={k}, "
+                             f"padding={pad if isinstance(pad, str) else pad[0]}, stride={stride})")
+    return found
+
+
+def _padding_mistake(module: nn.Module) -> str:
+    culprits = _size_changing_layers(module)
+    named = f"这些层会改变高宽:{';'.join(culprits)}。" if culprits else ""
+    return f"四条分支输出的高宽不一样,没法拼接。{_PADDING_HINT}{named}"
+
+
+def _branch_outputs(block: Inception, x: torch.Tensor) -> list[torch.Tensor]:
+    return [block.branch1(x), block.branch2(x), block.branch3(x), block.branch4(x)]
+
+
+def _relu_everywhere(block: Inception, x: torch.Tensor) -> torch.Tensor:
+    # The original paper's block: a ReLU after every convolution (this course's block has none).
+    def run(layers: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        for layer in (layers if isinstance(layers, nn.Sequential) else [layers]):
+            x = torch.relu(layer(x))
+        return x
+
+    return torch.cat([run(b, x) for b in (block.branch1, block.branch2, block.branch3, block.branch4)], dim=1)
+
+
+def judge_inception(student: object) -> str:
+    """Build the student's Inception for two channel counts; compare shapes, parameter counts and outputs."""
+    cls = student_class(student, "Inception")
+    generator = torch.Generator().manual_seed(5)
+    for in_channels, x_shape in INCEPTION_CASES:
+        block = build_module(cls, (in_channels,), "Inception")
+        x = random_tensor(generator, *x_shape)
+        N, _, H, W = x_shape
+        what = f"Inception({in_channels}) 作用在形状为 {describe_shape(x_shape)} 的输入上"
+        try:
+            with torch.no_grad():
+                out = call(block, x.clone(), call_text=what)
+        except StudentError as error:
+            message = str(error.error)
+            if "must match the size of tensor" in message:
+                raise error.with_hint("四条分支的输出要沿通道维拼接:torch.cat([...], dim=1)。"
+                                      "不能相加:它们的通道数不同(16、24、24、24)。") from None
+            if "Sizes of tensors must match except in dimension 1" in message:
+                raise error.with_hint(_padding_mistake(block)) from None
+            if "Sizes of tensors must match except in dimension 0" in message:
+                raise error.with_hint("torch.cat 的 dim=0 是批量维;分支要沿通道维拼接,用 dim=1。") from None
+            raise
+        out = as_tensor(out, "Inception 的 forward")
+        expected_shape = (N, 88, H, W)
+        if tuple(out.shape) != expected_shape:
+            if out.dim() == 5:
+                hint = "用 torch.cat(..., dim=1) 沿通道维拼接,不是 torch.stack(它会多出一维)。"
+            elif out.dim() == 4 and tuple(out.shape[2:]) != (H, W):
+                raise Mistake(f"{what}:输出的高宽是 {describe_shape(out.shape[2:])},应和输入一样是 {(H, W)}。"
+                              + _padding_mistake(block).split("。", 1)[1])
+            elif out.dim() == 4 and out.shape[1] in (16, 24) and out.shape[0] == N:
+                hint = "分支的输出要沿通道维拼接(torch.cat([...], dim=1)),不是相加:拼接后有 16 + 24 + 24 + 24 = 88 个通道。"
+            elif out.dim() == 4 and out.shape[0] != N:
+                hint = "torch.cat 的 dim=0 是批量维;分支要沿通道维拼接,用 dim=1。"
+            else:
+                hint = f"输出应有 16 + 24 + 24 + 24 = 88 个通道,高宽和输入相同。检查四条分支:{_BRANCHES}。"
+            raise Mistake(f"{what}:输出的形状是 {describe_shape(out.shape)},应该是 {describe_shape(expected_shape)}。{hint}")
+        torch.manual_seed(5)
+        reference = Inception(in_channels)
+        have, want = count_parameters(block), count_parameters(reference)
+        if have != want:
+            raise Mistake(f"Inception({in_channels}) 有 {have} 个参数,参考实现有 {want} 个。"
+                          f"检查各条分支的层和通道数({_BRANCHES}),每个卷积都带偏置。")
+        copy_parameters(reference, block, f"Inception({in_channels})")
+        with torch.no_grad():
+            out = as_tensor(call(block, x.clone(), call_text=what), "Inception 的 forward")
+            expected = reference(x)
+            if close(out, expected):
+                continue
+            branches = _branch_outputs(reference, x)
+            for order in itertools.permutations(range(4)):
+                if order != (0, 1, 2, 3) and close(out, torch.cat([branches[i] for i in order], dim=1)):
+                    raise Mistake(f"{what}:四条分支都对,但拼接的顺序是 {[i + 1 for i in order]};"
+                                  "应按分支 1、2、3、4 的顺序拼接。")
+            if close(out, torch.relu(expected)) or close(out, _relu_everywhere(reference, x)):
+                raise Mistake(f"{what}:本章的 Inception 块里没有 ReLU(和原课程一样,非线性在块的外面);去掉块里的 ReLU。")
+        raise Mistake(f"{what}:形状和参数个数都对,但在同样的权重下输出和参考实现不同。检查每条分支里层的顺序"
+                      f"({_BRANCHES}),以及每条分支的输入都是 x。参数按定义(注册)的顺序对应:按分支 1 到 4 的顺序定义各层。")
+    return (f"Inception 在 {len(INCEPTION_CASES)} 组输入通道数和输入大小上,输出形状、参数个数"
+            "和同样权重下的输出都和参考实现一致。")
+
+
+EXERCISES: list[AnyExercise] = [
     Exercise(
         key="05-1",
         question=(
@@ -89,4 +207,14 @@ register(
         default_hint="最好的常数输出给每类相同的概率 p;损失是 -ln p。",
         tolerance=5e-4,
     ),
-)
+    CodeExercise(
+        key="05-inception",
+        question=(
+            "不看 5.3 节,自己写 Inception(in_channels):一个 nn.Module,四条分支并行作用在同一个输入上,"
+            f"输出沿通道维拼接成 88 个通道,高宽不变。{_BRANCHES};分支里没有 ReLU。"
+            "按分支 1 到 4 的顺序定义各层(check 按定义顺序把参考实现的权重复制进你的模块,再比较输出)。"
+        ),
+        reference=Inception,
+        judge=judge_inception,
+    ),
+]

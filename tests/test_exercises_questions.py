@@ -1,0 +1,137 @@
+"""Tests for the exercises that ask for a number: each accepts its answer and names its typical mistakes, the
+answers agree with what torch computes, and the feedback mechanism treats numbers, tuples and blanks right."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnn_course import conv_output_size, pool_output_size
+from cnn_course.exercises import Exercise, check, exercise, exercises, solution
+from cnn_course.models import AlexNet, Inception, LeNet, ResidualBlock
+
+QUESTIONS = [key for key, item in exercises().items() if isinstance(item, Exercise)]
+
+
+def answer(key: str):
+    return exercises()[key].answer
+
+
+def n_params(*layers: nn.Module) -> int:
+    return sum(p.numel() for layer in layers for p in layer.parameters())
+
+
+# --- every question ---------------------------------------------------------------------------------------
+
+
+def test_every_chapter_has_at_least_three_questions() -> None:
+    chapters = [key.split("-")[0] for key in QUESTIONS]
+    assert sorted(set(chapters)) == ["01", "02", "03", "04", "05", "06"]
+    assert all(chapters.count(c) >= 3 for c in set(chapters))
+
+
+@pytest.mark.parametrize("key", QUESTIONS)
+def test_each_question_accepts_its_answer_and_names_its_typical_mistakes(key: str) -> None:
+    item = exercises()[key]
+    assert exercise(key) == item.question and repr(item.answer) in solution(key) and item.solution in solution(key)
+    assert check(key, item.answer)
+    assert not check(key, ...) and "还没有作答" in check(key, ...).message
+    assert len(item.hints) >= 3
+    for wrong, hint in item.hints:
+        feedback = check(key, wrong)
+        assert not feedback and hint in feedback.message, (key, wrong)
+    other = check(key, 123456789)
+    assert not other and item.default_hint in other.message
+
+
+def test_feedback_for_numbers_tuples_strings_and_blanks() -> None:
+    count = Exercise(key="t-1", question="conv_output_size(7, 3, stride=2)?", answer=3, solution="floor((7-3)/2)+1",
+                     hints=((2.0, "forgot the +1"),))
+    shape = Exercise(key="t-2", question="shape?", answer=(6, 14, 14), solution="...")
+    ratio = Exercise(key="t-3", question="ratio?", answer=0.25, solution="...", tolerance=1e-2)
+    assert count.check(3) and count.check(3.0) and not count.check(3.2)
+    assert "forgot the +1" in str(count.check(2)) and "提示" in str(count.check(5))
+    assert shape.check((6, 14, 14)) and shape.check([6, 14, 14]) and shape.check(torch.Size([6, 14, 14]))
+    assert not shape.check((1, 6, 14, 14)) and not shape.check("6, 14, 14") and not count.check("3 个")
+    assert ratio.check(0.2501) and not ratio.check(0.26)
+    assert "还没有作答" in str(count.check(None))
+
+
+def test_an_unknown_key_is_an_error_listing_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown exercise key 'nope'; known keys: 01-1, 01-2"):
+        check("nope", 1)
+
+
+# --- the answers agree with torch -------------------------------------------------------------------------
+
+X = torch.tensor([[1, 2, 3, 0], [0, 1, 2, 3], [3, 0, 1, 2], [2, 3, 0, 1]], dtype=torch.float32)
+
+
+def test_chapter_01_answers() -> None:
+    K = torch.tensor([[2, 0, 1], [0, 1, 2], [1, 0, 2]], dtype=torch.float32)
+    assert F.conv2d(X[None, None], K[None, None], torch.tensor([3.0]))[0, 0, 0, 1] == answer("01-1")
+    assert F.conv2d(torch.zeros(1, 1, 9, 9), torch.zeros(1, 1, 3, 3), dilation=2).shape[-1] == 9 - answer("01-2") + 1
+    assert nn.Conv2d(1, 6, 5, stride=2)(torch.zeros(1, 1, 28, 28)).shape[-1] == answer("01-3")
+    assert check("01-4", nn.Conv2d(3, 16, 3, padding=1)(torch.zeros(1, 3, 32, 32)).shape[1:])
+    assert n_params(nn.Conv2d(3, 16, 5)) == answer("01-5")
+
+
+def test_chapter_02_answers() -> None:
+    assert check("02-1", nn.AvgPool2d(2)(X[None, None])[0, 0])
+    assert check("02-2", nn.MaxPool2d(3, 2)(torch.zeros(1, 6, 28, 28)).shape[1:])
+    assert n_params(nn.MaxPool2d(2)) == answer("02-3")
+    assert nn.MaxPool2d(3).stride == answer("02-4")
+    assert nn.MaxPool2d(2, ceil_mode=True)(torch.zeros(1, 1, 7, 7)).shape[-1] == answer("02-5")
+
+
+def test_chapter_03_answers() -> None:
+    net = LeNet().net
+    assert check("03-1", net[3](net[:3](torch.zeros(1, 1, 28, 28))).shape[1:])
+    assert n_params(net[0]) == answer("03-2") and n_params(net[6]) == answer("03-3")
+    net[0] = nn.Conv2d(1, 6, kernel_size=5)  # C1 without padding: S4 is 4 x 4, too small for C5
+    assert net[:6](torch.zeros(1, 1, 28, 28)).shape[-1] == answer("03-4")
+    with pytest.raises(RuntimeError):
+        net(torch.zeros(1, 1, 28, 28))
+    size = 28
+    for layer in ("conv", "pool", "conv", "pool"):
+        size = conv_output_size(size, 5) if layer == "conv" else pool_output_size(size, 2)
+    assert size == answer("03-4")
+    loader = torch.utils.data.DataLoader(range(60_000), batch_size=256)
+    assert len(loader) * 5 == answer("03-5")
+
+
+def test_chapter_04_answers() -> None:
+    assert nn.Conv2d(1, 96, 11, stride=4, padding=1)(torch.zeros(1, 1, 224, 224)).shape[-1] == answer("04-1")
+    first_dense = next(m for m in AlexNet(image_size=227).net if isinstance(m, nn.Linear))
+    assert first_dense.in_features == answer("04-2")
+    assert n_params(nn.Linear(6400, 4096)) == answer("04-3")
+    torch.manual_seed(0)
+    kept = nn.Dropout(p=0.2).train()(torch.full((10_000,), 3.0))
+    assert torch.allclose(kept[kept != 0], torch.tensor(answer("04-4")))
+    assert torch.equal(nn.Dropout(p=0.2).eval()(torch.full((5,), 3.0)), torch.full((5,), answer("04-5")))
+    assert check("04-5", 3)  # an int is as good as a float
+
+
+def test_chapter_05_answers() -> None:
+    assert check("05-1", Inception(20)(torch.zeros(1, 20, 4, 4)).shape[1:])
+    assert n_params(*Inception(10).branch3) == answer("05-2")
+    conv = nn.Conv2d(88, 16, 1, bias=False)
+    assert conv(torch.zeros(1, 88, 12, 12)).numel() * 88 == answer("05-3")
+    y = torch.arange(10).repeat(5)
+    assert check("05-4", float(F.cross_entropy(torch.zeros(len(y), 10), y)))
+    assert check("05-4", 2.303) and "自然对数" in check("05-4", 1.0).message
+
+
+def test_chapter_06_answers() -> None:
+    x = torch.tensor(1.0, requires_grad=True)  # F(x) = 0.05 x^2 has dF/dx = 0.1 at x = 1
+    (grad,) = torch.autograd.grad(0.05 * x**2 + x, x)
+    assert check("06-1", float(grad))
+    (grad,) = torch.autograd.grad(0.5**10 * x, x)
+    assert check("06-2", float(grad)) and check("06-2", 0.001) and not check("06-2", 0.5**9)
+    assert n_params(ResidualBlock(32)) == answer("06-3")
+    assert check("06-4", ResidualBlock(16)(torch.zeros(1, 16, 12, 12)).shape[1:])
+    assert math.isclose(answer("06-2"), 1 / 1024)
