@@ -4,8 +4,12 @@ Importing the package has no side effects: no seeding, no device choice, no down
 Widgets live in :mod:`cnn_course.widgets` and are imported only when a notebook asks for them.
 """
 
-from .data import DataError, TensorLoader, load_data
+from .callbacks import Callback
+from .datasets import DataError
+from .evaluation import confusion_matrix, evaluate, predict
 from .exercises import check, exercise, solution
+from .history import ChanceLevelWarning, History, TrainingDiverged
+from .loaders import Loader, TensorLoader, load_data
 from .plotting import (
     plot_confusion_matrix,
     plot_feature_maps,
@@ -15,29 +19,24 @@ from .plotting import (
     show_mistakes,
 )
 from .profiles import choose_settings, get_profile
+from .receptive_field import input_region, measure_input_region, receptive_fields
 from .results import record_result
+from .runtime import bf16_supported, get_device, set_seed
 from .shapes import ShapeError, conv_output_size, layer_shapes, pool_output_size
-from .training import (
-    ChanceLevelWarning,
-    History,
-    TrainingDiverged,
-    confusion_matrix,
-    evaluate,
-    get_device,
-    predict,
-    set_seed,
-    train,
-)
+from .training import train
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Callback",
     "ChanceLevelWarning",
     "DataError",
     "History",
+    "Loader",
     "ShapeError",
     "TensorLoader",
     "TrainingDiverged",
+    "bf16_supported",
     "check",
     "choose_settings",
     "confusion_matrix",
@@ -46,14 +45,17 @@ __all__ = [
     "exercise",
     "get_device",
     "get_profile",
+    "input_region",
     "layer_shapes",
     "load_data",
+    "measure_input_region",
     "plot_confusion_matrix",
     "plot_feature_maps",
     "plot_kernels",
     "plot_losses",
     "pool_output_size",
     "predict",
+    "receptive_fields",
     "record_result",
     "set_seed",
     "show_images",
