@@ -213,7 +213,7 @@ class TensorLoader:
         info: the dataset (``'MNIST'``, ``'FashionMNIST'`` or its :class:`DatasetInfo`): classes, mean, std.
         split, source, total: what :meth:`describe` says (split name, folder, images before any subset).
         resize: resize each batch to this size (int or ``(h, w)``).
-        augment: random 2-pixel shifts (and flips for clothes) on each batch.
+        augment: random shifts of up to 2 original pixels (and flips for clothes) on each batch.
         seed: seeds the shuffling and the augmentation.
 
     Raises:
@@ -380,9 +380,10 @@ class TensorLoader:
         return X.sub_(self.info.mean).div_(self.info.std)
 
     def _augment(self, X: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Random shifts of up to 2 pixels (and horizontal flips for clothes), per image."""
+        """Random shifts of up to 2 pixels of the original image (and horizontal flips for clothes), per image."""
         B, _, H, W = X.shape
-        pad = 2
+        # Shift after resizing by the same fraction of the image as 2 of the original 28 pixels.
+        pad = 2 * max(1, round(H / self.images.shape[-2]))
         background = -self.info.mean / self.info.std  # a black pixel after normalisation
         padded = F.pad(X, (pad, pad, pad, pad), value=background)
         oy = torch.randint(0, 2 * pad + 1, (B,), generator=generator).to(X.device)
@@ -444,7 +445,7 @@ def load_data(
         train_size, test_size: take a deterministic class-balanced subset of this many images.
         device: where to keep the data; None picks :func:`get_device`.
         seed: seeds the subset choice and the shuffling (epoch ``k`` uses ``seed`` and ``k``).
-        augment: random 2-pixel shifts (and flips for Fashion-MNIST) on training batches.
+        augment: random shifts of up to 2 original pixels (and flips for Fashion-MNIST) on training batches.
         download: allow the download when the files are not found.
         download_timeout: seconds without data from a server before a download mirror is given up.
 
