@@ -319,6 +319,24 @@ def test_augment_keeps_shape_and_changes_images(isolated: Path) -> None:
     assert not test_iter.augment
 
 
+@pytest.mark.parametrize("resize", [None, 56, 112])
+def test_augment_shifts_by_at_most_two_original_pixels(isolated: Path, resize: int | None) -> None:
+    write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=5, test_per_class=1)
+    plain, _ = load_data("MNIST", 50, root=isolated / "d", device="cpu", seed=1, resize=resize)
+    aug, _ = load_data("MNIST", 50, root=isolated / "d", device="cpu", seed=1, resize=resize, augment=True)
+    (Xp, _), (Xa, _) = next(iter(plain)), next(iter(aug))
+    scale = Xp.shape[-1] // 28
+
+    def centre_of_mass(X: torch.Tensor) -> torch.Tensor:
+        ink = (X - X.amin()).squeeze(1)
+        grid = torch.arange(X.shape[-1], dtype=X.dtype)
+        return torch.stack([(ink.sum(2) * grid).sum(1), (ink.sum(1) * grid).sum(1)], 1) / ink.sum((1, 2))[:, None]
+
+    shift = (centre_of_mass(Xa) - centre_of_mass(Xp)).abs() / scale  # in pixels of the 28x28 original
+    assert shift.max() <= 2.5, "a shift larger than 2 original pixels"
+    assert shift.max() >= 0.9, "shifts too small to matter at this size"
+
+
 def test_device_placement(isolated: Path) -> None:
     write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=1, test_per_class=1)
     train_iter, _ = load_data("MNIST", 8, root=isolated / "d", device="cpu")
