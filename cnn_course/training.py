@@ -434,13 +434,19 @@ def _make_scheduler(schedule: str | SchedulerFactory | None, optimizer: torch.op
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total_steps)
 
 
-def _diverged_message(bad: float, step: int, epoch: int, r: _Recipe) -> str:
-    lr = r.optimizer.param_groups[0]["lr"]
-    remedies = [f"a learning rate 10 times smaller (lr={lr / 10:g})"]
+def _stabilisers(r: _Recipe) -> list[str]:
+    """The remedies for too-large early steps that this training does not use yet."""
+    remedies = []
     if r.scheduler is None:
         remedies.append("a warm-up (scheduler='onecycle')")
     if r.clip_grad_norm is None:
         remedies.append("gradient clipping (clip_grad_norm=1.0)")
+    return remedies
+
+
+def _diverged_message(bad: float, step: int, epoch: int, r: _Recipe) -> str:
+    lr = r.optimizer.param_groups[0]["lr"]
+    remedies = [f"a learning rate 10 times smaller (lr={lr / 10:g})", *_stabilisers(r)]
     if r.precision == "fp16":
         remedies.append("precision='fp32' (fp16 overflows above 65,504)")
     return (
@@ -459,11 +465,7 @@ def _warn_if_chance(history: History, num_classes: int | None, r: _Recipe) -> No
     loss, acc = history.train_loss[-1], history.train_acc[-1]
     if abs(loss - chance) < 0.02 * chance and acc < 1.5 / num_classes:
         lr = r.optimizer.param_groups[0]["lr"]
-        steps = [f"a lower learning rate (lr={lr / 2:g})"]
-        if r.scheduler is None:
-            steps.append("a warm-up (scheduler='onecycle')")
-        if r.clip_grad_norm is None:
-            steps.append("gradient clipping (clip_grad_norm=1.0)")
+        steps = [f"a lower learning rate (lr={lr / 2:g})", *_stabilisers(r)]
         message = (
             f"epoch {history.epochs}: the training loss stayed at {loss:.3f}, chance level "
             f"(ln {num_classes} = {chance:.3f}), and accuracy at {100 * acc:.1f} %: the network is only guessing. "
