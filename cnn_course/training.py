@@ -475,4 +475,6 @@ def _warn_if_chance(history: History, num_classes: int | None, r: _Recipe) -> No
             "He (Kaiming) initialisation suits layers followed by ReLU and can make other networks diverge."
         )
         history.notes.append(message)
-        warnings.warn(message, ChanceLevelWarning, stacklevel=3)
+        # Attributed to cnn_course.train rather than the calling cell, whose file is a temporary kernel path.
+        warnings.warn_explicit(message, ChanceLevelWarning, filename="cnn_course.train", lineno=0,
+                               module="cnn_course.training")

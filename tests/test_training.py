@@ -131,6 +131,7 @@ def test_chance_level_warns_with_remedies() -> None:
     assert "scheduler='onecycle'" in message and "clip_grad_norm=" in message
     assert "can make other networks diverge" in message  # He init is offered with its caveat, not prescribed
     assert history.notes and "chance level" in history.notes[0]
+    assert record[0].filename == "cnn_course.train"  # not the notebook cell's temporary file path
 
 
 def test_no_chance_warning_when_learning(recwarn: pytest.WarningsRecorder) -> None:
