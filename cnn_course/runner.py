@@ -45,7 +45,8 @@ __all__ = [
     "run_notebook",
 ]
 
-_NOTEBOOK_NAME = re.compile(r"^(\d+)_([A-Za-z0-9_\-]+)\.ipynb$")
+# A chapter is NN_name.ipynb; an appendix to chapter NN is NNa_name.ipynb (a letter after the number).
+_NOTEBOOK_NAME = re.compile(r"^(\d+)([a-z]?)_([A-Za-z0-9_\-]+)\.ipynb$")
 #: How long an interrupted run waits for nbclient to tidy up after the kernel was killed.
 _CLEANUP_SECONDS = 10.0
 
@@ -112,7 +113,7 @@ def default_notebooks_dir() -> Path:
 
 
 def find_chapters(notebooks_dir: str | os.PathLike) -> dict[str, Path]:
-    """Return ``{stem: path}`` of the chapter notebooks (``NN_name.ipynb``) in a folder, in order.
+    """Return ``{stem: path}`` of the chapter notebooks (``NN_name.ipynb``, appendices ``NNa_name.ipynb``), in order.
 
     Raises:
         ChapterError: when the folder does not exist or is a file.
@@ -127,21 +128,25 @@ def find_chapters(notebooks_dir: str | os.PathLike) -> dict[str, Path]:
 
 
 def _matches(query: str, stem: str) -> int:
-    """How well ``query`` names the notebook ``stem``: 3 exact, 2 number, 1 name prefix, 0 not at all."""
+    """How well ``query`` names the notebook ``stem``: 3 exact, 2 number, 1 name prefix, 0 not at all.
+
+    A number names the chapter, never its appendix: "05" is ``05_googlenet``, "05a" is ``05a_...``.
+    """
     m = _NOTEBOOK_NAME.match(stem + ".ipynb")
     if m is None:
         return 0
-    number, name = m.group(1), m.group(2).lower()
+    number, letter, name = m.group(1), m.group(2), m.group(3).lower()
     q = query.strip().lower().removesuffix(".ipynb")
     if q in (stem.lower(), name):
         return 3
-    if q.isdigit():
-        return 2 if int(q) == int(number) else 0
+    numbered = re.fullmatch(r"(\d+)([a-z]?)", q)
+    if numbered:
+        return 2 if (int(numbered.group(1)), numbered.group(2)) == (int(number), letter) else 0
     return 1 if len(q) >= 2 and name.startswith(q) else 0
 
 
 def resolve_chapters(queries: Sequence[str], chapters: dict[str, Path]) -> list[str]:
-    """Turn chapter names as users type them ("03", "3", "lenet", "03_lenet") into notebook stems.
+    """Turn chapter names as users type them ("03", "3", "lenet", "03_lenet", "05a") into notebook stems.
 
     An empty ``queries`` means every chapter. Duplicates are dropped, order is kept.
 

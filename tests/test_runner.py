@@ -22,6 +22,7 @@ from cnn_course.runner import (
     ChapterError,
     NotebookRun,
     build_rows,
+    find_chapters,
     read_results,
     render_markdown,
     resolve_chapters,
@@ -59,6 +60,20 @@ def test_ambiguous_prefix_is_refused() -> None:
     chapters = {"05_resnet": Path("a"), "06_resnext": Path("b")}
     with pytest.raises(ChapterError, match="ambiguous"):
         resolve_chapters(["resn"], chapters)
+
+
+@pytest.mark.parametrize(
+    "query, stem",
+    [("05", "05_googlenet"), ("5", "05_googlenet"), ("googlenet", "05_googlenet"), ("05a", "05a_googlenet_stall"),
+     ("5A", "05a_googlenet_stall"), ("googlenet_stall", "05a_googlenet_stall"),
+     ("05a_googlenet_stall.ipynb", "05a_googlenet_stall")],
+)
+def test_an_appendix_is_found_after_its_chapter_and_named_by_its_letter(tmp_path: Path, query: str, stem: str) -> None:
+    for name in ("06_resnet", "05a_googlenet_stall", "05_googlenet", "notes"):
+        (tmp_path / f"{name}.ipynb").write_text("{}", encoding="utf-8")
+    chapters = find_chapters(tmp_path)
+    assert list(chapters) == ["05_googlenet", "05a_googlenet_stall", "06_resnet"]
+    assert resolve_chapters([query], chapters) == [stem]
 
 
 # --------------------------------------------------------------------------- record_result
