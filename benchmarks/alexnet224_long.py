@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "cpu": cpu_name(),
         "commit": git_commit(),
+        "precision": history.precision,
         "image_size": args.image_size,
         "seed": args.seed,
         "loadavg_start": [round(v, 2) for v in args.loadavg_start],

@@ -280,15 +280,21 @@ def add_peak_fractions(results: Sequence[dict[str, Any]], peaks: dict[str, Any])
 
 
 def _command_line() -> str:
-    """The command that produced this report, without the (long) ``--note`` text."""
-    argv, parts, skip = sys.argv[1:], [Path(sys.argv[0]).name], False
+    """The command that produced this report, without the (long) ``--note`` text; ``--out`` by folder name only."""
+    argv, parts, skip, after_out = sys.argv[1:], [Path(sys.argv[0]).name], False, False
     for arg in argv:
         if skip:
             skip = False
         elif arg == "--note":
             skip = True
+        elif after_out:  # no machine's own paths in results
+            parts.append(Path(arg).name)
+            after_out = False
+        elif arg.startswith("--out="):
+            parts.append("--out=" + Path(arg.split("=", 1)[1]).name)
         elif not arg.startswith("--note="):
             parts.append(arg)
+            after_out = arg == "--out"
     return " ".join(parts)
 
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 import cnn_course
-from cnn_course.datasets import DATASETS, DataError, find_data
+from cnn_course.datasets import DATASETS, DataError, display_folder, find_data
 from cnn_course.loaders import torchvision_dataset
 from cnn_course.models import AlexNet, GoogLeNet, LeNet, ResNet
 
@@ -83,8 +83,8 @@ def ensure_data(name: str, allow_synthetic: bool) -> str:
     else:
         made = os.environ.get("CNN_COURSE_SYNTHETIC_ROOT")
         if made and found.resolve().is_relative_to(Path(made).resolve()):  # real datasets there are symlinks
-            return f"SYNTHETIC stand-in in {made} (real files not found)"
-        return f"real files from {found.resolve()}"
+            return "SYNTHETIC stand-in (real files not found)"
+        return f"real files from {display_folder(found)}"  # no machine's own paths in results
     root = Path(os.environ.get("CNN_COURSE_SYNTHETIC_ROOT") or tempfile.mkdtemp(prefix="cnn-bench-data-"))
     for other in DATASETS:  # keep the real datasets that are found when $CNN_COURSE_DATA moves to root
         if other.lower() != name.lower() and not (root / other).exists():
@@ -100,7 +100,7 @@ def ensure_data(name: str, allow_synthetic: bool) -> str:
     write_synthetic_dataset(root, name, train_per_class=per_class[0], test_per_class=per_class[1])
     os.environ["CNN_COURSE_DATA"] = str(root)
     os.environ["CNN_COURSE_SYNTHETIC_ROOT"] = str(root)
-    return f"SYNTHETIC stand-in in {root} (real files not found)"
+    return "SYNTHETIC stand-in (real files not found)"
 
 
 def _forever(iterable) -> Iterator:

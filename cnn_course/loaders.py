@@ -55,6 +55,11 @@ class Loader(Protocol):
         ...
 
     @property
+    def total(self) -> int:
+        """Number of images in the whole split before any subset was taken."""
+        ...
+
+    @property
     def shuffle(self) -> bool:
         """Whether each pass comes in a new order (so positions do not name images)."""
         ...

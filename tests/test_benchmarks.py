@@ -1,4 +1,4 @@
-"""Smoke checks of the benchmark helpers: training FLOPs, peaks, memory readings and a one-step run (no timing asserted).
+"""Smoke checks of the benchmark helpers: training FLOPs, peaks, memory readings and tiny runs (no timing asserted).
 
 The networks and the multiply-add counter are tested in tests/test_models.py.
 """
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import cnn_course
 from benchmarks.flops import known_peak_tflops, matmul_peak_tflops, training_flops_per_image
 from benchmarks.memory_probe import current_rss_mb, peak_rss_mb
 from benchmarks.pipelines import SPECS
@@ -63,3 +64,59 @@ def test_bench_one_step_on_synthetic_data(tmp_path: Path, monkeypatch: pytest.Mo
     saved = json.loads((tmp_path / "out" / "cpu.json").read_text(encoding="utf-8"))
     assert saved["results"][0]["macs_forward"] == 416_520
     assert "| lenet | 256 | 1x28x28 | 1 |" in (tmp_path / "out" / "cpu.md").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def fashion_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny synthetic Fashion-MNIST in $CNN_COURSE_DATA, and torch's thread count restored afterwards."""
+    from tests.synthetic import write_synthetic_dataset
+
+    write_synthetic_dataset(tmp_path / "data", "FashionMNIST", train_per_class=3, test_per_class=2)
+    monkeypatch.setenv("CNN_COURSE_DATA", str(tmp_path / "data"))
+    threads = torch.get_num_threads()
+    yield tmp_path
+    torch.set_num_threads(threads)
+
+
+def test_alexnet_cpu_bench_on_a_tiny_configuration(fashion_data: Path) -> None:
+    from benchmarks import bench_alexnet_cpu
+
+    argv = ["--variants", "fp32,112-bf16-cl", "--batch-size", "2", "--steps", "1", "--rounds", "2", "--no-warmup",
+            "--no-memory", "--acc-steps", "2", "--acc-batch-size", "4", "--acc-test-size", "10", "--threads", "1",
+            "--out", str(fashion_data / "out")]
+    report = bench_alexnet_cpu.run(bench_alexnet_cpu.parse_args(argv), argv, log=lambda *a: None)
+    fp32, fast = report["speed"]["fp32"], report["speed"]["112-bf16-cl"]
+    assert fp32["vs_fp32"] == 1.0 and len(fast["vs_fp32_per_round"]) == 2
+    assert fast["precision_used"] == ("bf16" if cnn_course.bf16_supported("cpu") else "fp32")
+    assert set(report["accuracy"]["runs"]) == {"fp32", "bf16"}
+    assert report["accuracy"]["test"].startswith("FashionMNIST test: 10 images")
+    text = (fashion_data / "out" / "cpu-alexnet.md").read_text(encoding="utf-8")
+    assert "| smaller input, bf16 + channels_last | 1x112x112 |" in text and "bf16 - fp32:" in text
+    saved = (fashion_data / "out" / "cpu-alexnet.json").read_text(encoding="utf-8")
+    assert str(fashion_data) not in text + saved  # no machine's paths in results
+
+
+def test_alexnet_cpu_memory_probe_reports_a_peak(fashion_data: Path) -> None:
+    from benchmarks.bench_alexnet_cpu import probe_memory
+
+    torch.set_num_threads(1)
+    memory = probe_memory("112-fp32", batch_size=2, steps=1)
+    assert memory["peak_mb"] >= memory["base_mb"] > 0
+
+
+def test_long_run_script_writes_what_the_chapter_reads(fashion_data: Path) -> None:
+    from benchmarks import alexnet224_long
+
+    out = fashion_data / "out" / "alexnet.json"
+    argv = ["--train-size", "20", "--test-size", "10", "--epochs", "1", "--image-size", "112", "--threads", "1",
+            "--out", str(out)]
+    assert alexnet224_long.main(argv) == 0
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert {"what", "train", "test", "epochs", "test_acc", "history", "confusion_matrix", "wall_seconds", "torch",
+            "threads", "cpu", "commit", "precision"} <= set(result)
+    history = cnn_course.History.from_dict(result["history"])
+    assert history.epochs == result["epochs"] == 1 and history.final_test_acc == result["test_acc"]
+    matrix = torch.tensor(result["confusion_matrix"])
+    assert matrix.shape == (10, 10) and int(matrix.sum()) == 10
+    assert float(matrix.diagonal().sum()) / 10 == pytest.approx(result["test_acc"])
+    assert str(fashion_data) not in out.read_text(encoding="utf-8")
