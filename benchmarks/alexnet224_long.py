@@ -3,7 +3,8 @@
 Chapter 4 reads what this writes (``benchmarks/results/alexnet224-cpu.json``): the test accuracy
 on the full 10,000-image test set, the training history and the confusion matrix.
 
-Usage (from the repository root; about 1 hour per epoch on an idle 2-core CPU with AVX512-BF16):
+Usage (from the repository root; roughly 20 to 30 minutes per epoch on an idle 2-core CPU with
+AVX512-BF16, estimated from the benchmark's 57-64 img/s at 224, not measured end to end):
     python benchmarks/alexnet224_long.py --epochs 2
     python benchmarks/alexnet224_long.py --train-size 256 --test-size 100 --epochs 1 --out /tmp/a.json  # a try
 
