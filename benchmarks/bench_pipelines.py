@@ -184,7 +184,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"load average {meta['loadavg_start']} at the start and {meta['loadavg_end']} at the end "
         f"({meta['started']}, {meta['seconds']:.0f} s).",
         "Measured matmul peak: " + ", ".join(f"{k} {v * 1000:,.0f} GFLOP/s" for k, v in peak.items())
-        + (" (this machine, best short matmul before and after the run; shared with other work)"
+        + (" (this machine, best short matmul before and after the run)"
            if device == "cpu" else " (best of before and after the run)"),
         f"Command: `{meta['command']}`",
     ]
