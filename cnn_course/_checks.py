@@ -7,12 +7,13 @@ the value it got and says what would work, in words a student can act on.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
 from torch import nn
 
-__all__ = ["check_bool", "check_choice", "check_int", "check_model", "check_pair", "describe"]
+__all__ = ["check_bool", "check_choice", "check_int", "check_model", "check_pair", "describe", "is_positive_number"]
 
 
 def describe(value: Any) -> str:
@@ -29,6 +30,12 @@ def describe(value: Any) -> str:
     if len(text) > 80:
         text = f"a {type(value).__name__}"
     return text
+
+
+def is_positive_number(value: Any) -> bool:
+    """True for a finite int or float above 0 (not a bool)."""
+    return (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+            and value > 0)
 
 
 def _is_int(value: Any) -> bool:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import http.client
-import math
 import os
 import shutil
 import tempfile
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._checks import check_bool, describe
+from ._checks import check_bool, describe, is_positive_number
 from .config import DATA_ENV
 from .idx import DataError, read_idx
 
@@ -291,7 +290,7 @@ def _check_timeout(value: Any) -> float:
     wanted = "a number of seconds above 0, such as 30"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"download_timeout must be {wanted}, got {describe(value)}")
-    if not math.isfinite(value) or value <= 0:
+    if not is_positive_number(value):
         raise ValueError(f"download_timeout must be {wanted}, got {value!r}")
     return float(value)
 

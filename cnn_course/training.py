@@ -20,7 +20,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from ._checks import check_bool, check_int, check_model
+from ._checks import check_bool, check_int, check_model, is_positive_number
 from .callbacks import Callback, EpochPrinter, LivePlot, ProgressBar
 from .evaluation import (
     autocast,
@@ -355,18 +355,13 @@ def _grad_scaler(device: torch.device, enabled: bool) -> Any:
     return torch.cuda.amp.GradScaler(enabled=enabled)
 
 
-def _is_positive_number(value: Any) -> bool:
-    return (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-            and value > 0)
-
-
 def _check_lr_and_optimizer(model: nn.Module, lr: Any, optimizer: Any) -> None:
     if not any(p.requires_grad for p in model.parameters()):
         raise ValueError(f"model ({type(model).__name__}) has no trainable parameters: there is nothing to train")
     if optimizer is None:
         if lr is None:
             raise ValueError("give lr (e.g. lr=0.1) for plain SGD, or an optimizer (e.g. torch.optim.SGD(...))")
-        if not _is_positive_number(lr):
+        if not is_positive_number(lr):
             raise ValueError(f"lr must be a positive number such as 0.1, got {lr!r}")
         return
     if not isinstance(optimizer, torch.optim.Optimizer):
@@ -390,7 +385,7 @@ def _check_options(loss_fn: Any, clip_grad_norm: Any, channels_last: Any, live_p
     if loss_fn is not None and not callable(loss_fn):
         raise ValueError(f"loss_fn must be a function (y_hat, y) -> loss such as nn.CrossEntropyLoss(), "
                          f"got {loss_fn!r}")
-    if clip_grad_norm is not None and not _is_positive_number(clip_grad_norm):
+    if clip_grad_norm is not None and not is_positive_number(clip_grad_norm):
         raise ValueError(f"clip_grad_norm must be None (no clipping) or a positive number such as 1.0, "
                          f"got {clip_grad_norm!r}")
     for name, value in (("channels_last", channels_last), ("live_plot", live_plot), ("progress", progress),
