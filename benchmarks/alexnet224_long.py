@@ -10,7 +10,7 @@ AVX512-BF16, estimated from the benchmark's 57-64 img/s at 224, not measured end
 
 The recipe is chapter 4's improved one: He initialisation for the convolutions and N(0, 0.01)
 for the dense layers, SGD with momentum 0.9 and weight decay 5e-4, a one-cycle schedule up to
-lr 0.02, batch 128, no augmentation. On a CPU without native bfloat16, training falls back to
+lr 0.02, batch 128, no augmentation, channels_last memory layout. On a CPU without native bfloat16, training falls back to
 fp32 with a one-line notice (``history.precision`` in the JSON says which ran).
 """
 
@@ -29,13 +29,15 @@ from typing import Any, Sequence
 import torch
 
 import cnn_course
+from cnn_course.callbacks import Callback
+from cnn_course.history import History
 from cnn_course.models import AlexNet, init_he
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "alexnet224-cpu.json"
 RECIPE = ("AlexNet (the source's layers) at 1x{size}x{size}, improved recipe: He init for convolutions, "
           "N(0, 0.01) for dense layers, SGD momentum 0.9, weight decay 5e-4, one-cycle to lr 0.02, "
-          "batch {batch}, no augmentation, precision {precision}")
+          "batch {batch}, no augmentation, precision {precision}{layout}")
 
 
 def cpu_name() -> str:
@@ -63,8 +65,34 @@ def without_folder(description: str) -> str:
     return description.split(", from ")[0]
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Train, evaluate on the test set, and return the result (also written to ``args.out``)."""
+class LogLines(Callback):
+    """One line on stderr every ``every`` steps (step, last loss, img/s), for a log file of a long run."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self._start = 0.0
+
+    def on_train_begin(self, history: History) -> None:
+        self._start = time.perf_counter()
+
+    def on_step(self, history: History, epoch: int, step: int, images: int) -> None:
+        if step % self.every:
+            return
+        seconds = time.perf_counter() - self._start
+        loss = history.step_losses[-1] if history.step_losses else float("nan")
+        print(f"epoch {epoch}/{history.epochs_planned} step {step}/{history.steps_per_epoch}: loss {loss:.4f}, "
+              f"{images / seconds:,.0f} img/s", file=sys.stderr, flush=True)
+
+    def on_epoch_end(self, history: History) -> None:
+        self._start = time.perf_counter()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Train, evaluate on the test set, and return the result (also written to ``args.out``).
+
+    Returns None, writing nothing, when training was interrupted (Ctrl-C) or diverged: a partial
+    run must not stand in for the result chapter 4 shows.
+    """
     if args.threads:
         torch.set_num_threads(args.threads)
     cnn_course.set_seed(args.seed)
@@ -77,13 +105,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     history = cnn_course.train(model, train_iter, test_iter, epochs=args.epochs, optimizer=optimizer,
                                scheduler="onecycle", precision=args.precision, device="cpu",
-                               live_plot=False, progress=False)
+                               channels_last=args.channels_last, live_plot=False, progress=False,
+                               callbacks=[LogLines(args.log_every)] if args.log_every else [])
     wall = time.perf_counter() - start
+    if history.interrupted or history.diverged or history.epochs < args.epochs:
+        print(f"training stopped after {history.epochs} of {args.epochs} epochs; {args.out} was not written",
+              file=sys.stderr)
+        return None
     # The matrix in the precision training used, so that its diagonal agrees with test_acc.
     pred, true = cnn_course.predict(model, test_iter, precision=history.precision)
     matrix = torch.bincount(true * 10 + pred, minlength=100).reshape(10, 10)
     result = {
-        "what": RECIPE.format(size=args.image_size, batch=args.batch_size, precision=history.precision),
+        "what": RECIPE.format(size=args.image_size, batch=args.batch_size, precision=history.precision,
+                              layout=", channels_last" if args.channels_last else ""),
         "train": without_folder(train_iter.describe()),
         "test": without_folder(test_iter.describe()),
         "epochs": history.epochs,
@@ -96,6 +130,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "cpu": cpu_name(),
         "commit": git_commit(),
         "precision": history.precision,
+        "channels_last": args.channels_last,
         "image_size": args.image_size,
         "seed": args.seed,
         "loadavg_start": [round(v, 2) for v in args.loadavg_start],
@@ -118,10 +153,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--precision", choices=("bf16", "fp32", "auto"), default="bf16")
+    parser.add_argument("--no-channels-last", dest="channels_last", action="store_false",
+                        help="keep the default (NCHW) memory layout")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--save-model", default=None, help="also save the trained weights (state_dict) here")
+    parser.add_argument("--log-every", type=int, default=50, help="a line on stderr every N steps (0: none)")
+    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     args = parser.parse_args(argv)
+    if args.log_every < 0:
+        parser.error(f"--log-every must be 0 or a positive number, got {args.log_every}")
+    for path in (args.out, args.save_model):
+        if path and Path(path).exists() and not args.force:
+            parser.error(f"{path} exists; pass --force to replace it, or choose another path")
     for option in ("epochs", "train_size", "test_size", "batch_size", "threads"):
         value = getattr(args, option)
         if value is not None and value < 1:
@@ -136,6 +180,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point."""
     result = run(parse_args(argv))
+    if result is None:
+        return 130
     history = cnn_course.History.from_dict(result["history"])
     print(history.summary())
     print(f"test accuracy {100 * result['test_acc']:.2f} % on {result['test']}; "
