@@ -70,10 +70,13 @@ def record_result(recipe: str, history: History, test_iter: Any, *, settings: Se
         "seconds": round(history.seconds, 1),
         "img_per_sec": round(history.mean_img_per_sec, 1),
         "device": history.device,
+        "precision": history.precision,
     }
     acc = "n/a" if history.final_test_acc is None else f"{100 * history.final_test_acc:.2f} %"
     print(f"[{recipe}] test accuracy {acc} {_epochs_phrase(history)}, measured on: {data}")
-    print(f"[{recipe}] {history.seconds:.1f} s of training, {history.mean_img_per_sec:,.0f} img/s on {history.device}")
+    in_precision = "" if history.precision == "fp32" else f", in {history.precision}"  # fp32 is the default
+    print(f"[{recipe}] {history.seconds:.1f} s of training, {history.mean_img_per_sec:,.0f} img/s on {history.device}"
+          f"{in_precision}")
     target = os.environ.get(RESULTS_ENV)
     if target:
         path = Path(target)

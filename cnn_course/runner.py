@@ -243,7 +243,8 @@ def build_rows(runs: Iterable[NotebookRun | dict[str, Any]]) -> list[dict[str, A
             "error": run.error if run else "",
             "profile": first.get("profile") or (run.profile if run else ""),
             "data": " | ".join(datas) if datas else "",
-            "device": first.get("device", ""),
+            "device": first.get("device", "") + ("" if first.get("precision", "fp32") == "fp32"
+                                                 else f" ({first['precision']})"),
             "epochs": first.get("epochs"),
             "stopped": "; ".join(f"{k} {r['stop_reason']}" for k, r in by_recipe.items() if r.get("stop_reason")),
             "source_acc": src.get("test_acc"),

@@ -113,6 +113,16 @@ def test_record_result_reports_an_interrupted_training_as_such(capsys: pytest.Ca
     assert result["epochs"] == 2 and result["test_acc"] == pytest.approx(0.81) and result["interrupted"]
 
 
+def test_record_result_says_which_precision_trained(capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = cnn_course.choose_settings(TABLE, profile="quick", verbose=False)
+    result = cnn_course.record_result("source", _history(1, precision="bf16"), FakeTestIter(), settings=cfg)
+    assert "img/s on cpu, in bf16" in capsys.readouterr().out and result["precision"] == "bf16"
+    result = cnn_course.record_result("source", _history(1), FakeTestIter(), settings=cfg)
+    assert "img/s on cpu\n" in capsys.readouterr().out and result["precision"] == "fp32"  # the default goes unsaid
+    rows = build_rows([_record("05_googlenet", "source", 0.9, precision="bf16"), _record("03_lenet", "source", 0.9)])
+    assert {row["chapter"]: row["device"] for row in rows} == {"05_googlenet": "cpu (bf16)", "03_lenet": "cpu"}
+
+
 def test_record_result_wants_the_chosen_settings() -> None:
     with pytest.raises(ValueError, match="settings must be what cnn_course.choose_settings returned.*got dict"):
         cnn_course.record_result("source", _history(1), FakeTestIter(), settings={"profile": "smoke"})
