@@ -120,3 +120,39 @@ def test_long_run_script_writes_what_the_chapter_reads(fashion_data: Path) -> No
     assert matrix.shape == (10, 10) and int(matrix.sum()) == 10
     assert float(matrix.diagonal().sum()) / 10 == pytest.approx(result["test_acc"])
     assert str(fashion_data) not in out.read_text(encoding="utf-8")
+
+
+def _long_run_argv(out: Path, *more: str) -> list[str]:
+    return ["--train-size", "20", "--test-size", "10", "--epochs", "1", "--image-size", "112", "--threads", "1",
+            "--out", str(out), *more]
+
+
+def test_long_run_script_never_replaces_a_result_without_force(fashion_data: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import alexnet224_long
+
+    out = fashion_data / "out" / "kept.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text('{"test_acc": 0.9}\n', encoding="utf-8")
+    with pytest.raises(SystemExit) as stopped:
+        alexnet224_long.main(_long_run_argv(out))
+    assert stopped.value.code == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8") == '{"test_acc": 0.9}\n'
+    assert alexnet224_long.main(_long_run_argv(out, "--force", "--log-every", "1")) == 0
+    assert "epoch 1/1 step 1/1: loss" in capsys.readouterr().err  # the log line of a long run
+    assert json.loads(out.read_text(encoding="utf-8"))["epochs"] == 1
+
+
+def test_long_run_script_writes_nothing_after_ctrl_c(fashion_data: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from benchmarks import alexnet224_long
+
+    def press_ctrl_c(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(alexnet224_long.LogLines, "on_step", press_ctrl_c)
+    out = fashion_data / "out" / "interrupted.json"
+    assert alexnet224_long.main(_long_run_argv(out, "--log-every", "1")) == 130
+    assert not out.exists()
+    assert "was not written" in capsys.readouterr().err
