@@ -10,8 +10,8 @@ at 63 img/s, 91.00 % on the full test set: the committed ``alexnet224-cpu.json``
 
 The recipe is chapter 4's improved one: He initialisation for the convolutions and N(0, 0.01)
 for the dense layers, SGD with momentum 0.9 and weight decay 5e-4, a one-cycle schedule up to
-lr 0.02, batch 128, no augmentation, channels_last memory layout. On a CPU without native bfloat16, training falls back to
-fp32 with a one-line notice (``history.precision`` in the JSON says which ran).
+lr 0.02, batch 128, no augmentation, channels_last memory layout. On a CPU without native bfloat16,
+training falls back to fp32 with a one-line notice (``history.precision`` in the JSON says which ran).
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ class LogLines(Callback):
 def run(args: argparse.Namespace) -> dict[str, Any] | None:
     """Train, evaluate on the test set, and return the result (also written to ``args.out``).
 
-    Returns None, writing nothing, when training was interrupted (Ctrl-C) or diverged: a partial
-    run must not stand in for the result chapter 4 shows.
+    Returns None, writing nothing, when training was interrupted (Ctrl-C): a partial run must not
+    stand in for the result chapter 4 shows. A diverged run raises ``TrainingDiverged`` and writes nothing.
     """
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -108,9 +108,9 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
                                channels_last=args.channels_last, live_plot=False, progress=False,
                                callbacks=[LogLines(args.log_every)] if args.log_every else [])
     wall = time.perf_counter() - start
-    if history.interrupted or history.diverged or history.epochs < args.epochs:
-        print(f"training stopped after {history.epochs} of {args.epochs} epochs; {args.out} was not written",
-              file=sys.stderr)
+    if history.stop_reason:
+        print(f"training {history.stop_reason}, after {history.epochs} of {args.epochs} epochs; "
+              f"{args.out} was not written", file=sys.stderr)
         return None
     # The matrix in the precision training used, so that its diagonal agrees with test_acc.
     pred, true = cnn_course.predict(model, test_iter, precision=history.precision)
