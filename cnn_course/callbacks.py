@@ -8,7 +8,6 @@ lines), and you may pass your own.
 from __future__ import annotations
 
 import html
-import io
 import sys
 import time
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from matplotlib import rcParams
 from matplotlib.figure import Figure
 
+from .display import LiveOutput, png
 from .history import History
 from .plotting import HISTORY_FIGSIZE, draw_history
 from .runtime import in_notebook
@@ -67,7 +67,7 @@ class ProgressBar(Callback):
     def __init__(self, every_seconds: float = 0.25) -> None:
         self.every_seconds = every_seconds
         self.notebook = in_notebook()
-        self._handle: Any = None
+        self._output = LiveOutput()
         self._bar: Any = None
         self._epoch = 0
         self._epoch_start = 0.0
@@ -76,10 +76,7 @@ class ProgressBar(Callback):
     def on_train_begin(self, history: History) -> None:
         self._epoch_start = time.perf_counter()
         if self.notebook:
-            from IPython.display import display
-
-            self._handle = display(self._bundle(f"epoch 1/{history.epochs_planned}: starting", 0, 0), raw=True,
-                                   display_id=True)
+            self._output.show(self._bundle(f"epoch 1/{history.epochs_planned}: starting", 0, 0), raw=True)
 
     def _bundle(self, text: str, step: int, total: int) -> dict[str, str]:
         meter = f"<progress value='{step}' max='{total}' style='width:30%'></progress> " if total else ""
@@ -107,7 +104,7 @@ class ProgressBar(Callback):
         if now - self._last_draw < self.every_seconds and step != total:
             return
         text = _bar_text(epoch, history.epochs_planned, step, total, loss, rate, seconds)
-        self._handle.update(self._bundle(text, step, total), raw=True)
+        self._output.update(self._bundle(text, step, total), raw=True)
         self._last_draw = now
 
     def on_epoch_end(self, history: History) -> None:
@@ -116,9 +113,8 @@ class ProgressBar(Callback):
 
     def on_train_end(self, history: History) -> None:
         self._close_bar()
-        if self._handle is not None:
-            self._handle.update({"text/plain": ""}, raw=True)  # nothing stale is left in the saved notebook
-            self._handle = None
+        self._output.clear()  # nothing stale is left in the saved notebook
+        self._output = LiveOutput()
 
     def _close_bar(self) -> None:
         if self._bar is not None:
@@ -144,33 +140,27 @@ class LivePlot(Callback):
     def __init__(self, every_seconds: float = 1.0) -> None:
         self.every_seconds = every_seconds
         self.fig = Figure(figsize=HISTORY_FIGSIZE)  # not a pyplot figure: nothing is shown twice
-        self._handle: Any = None
+        self._output = LiveOutput()
         self._last = 0.0
         self._draw_seconds = 0.0
 
     def _image(self) -> Any:
-        buffer = io.BytesIO()
-        # The inline backend's settings, so that the picture matches plot_losses in the same notebook.
-        self.fig.savefig(buffer, format="png", dpi=rcParams["figure.dpi"], bbox_inches="tight")
-        from IPython.display import Image
-
-        return Image(data=buffer.getvalue(), format="png")
+        # The inline backend's dpi, so that the picture matches plot_losses in the same notebook.
+        return png(self.fig, dpi=rcParams["figure.dpi"])
 
     def _draw(self, history: History) -> None:
         start = time.perf_counter()
         draw_history(self.fig, history)
-        if self._handle is not None:
-            self._handle.update(self._image())
+        if self._output.active:
+            self._output.update(self._image())
         self._last = time.perf_counter()
         self._draw_seconds = self._last - start
 
     def on_train_begin(self, history: History) -> None:
         if not in_notebook():
             raise RuntimeError("LivePlot draws in a notebook only; outside one use cnn_course.plot_losses(history)")
-        from IPython.display import display
-
         draw_history(self.fig, history)
-        self._handle = display(self._image(), display_id=True)
+        self._output.show(self._image())
         self._last = time.perf_counter()
 
     def on_step(self, history: History, epoch: int, step: int, images: int) -> None:
@@ -181,8 +171,8 @@ class LivePlot(Callback):
         self._draw(history)
 
     def on_train_end(self, history: History) -> None:
-        if not history.step_losses and self._handle is not None:
-            self._handle.update({"text/plain": ""}, raw=True)  # stopped before any step: no empty axes left
+        if not history.step_losses:
+            self._output.clear()  # stopped before any step: no empty axes left
             return
         self._draw(history)
 

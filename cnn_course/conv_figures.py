@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ._checks import check_int, describe
-from .conv_steps import LAYER_NAMES, ShapeReport, WindowWalk, format_number
+from .conv_steps import LAYER_NAMES, ShapeReport, WindowWalk, as_2d, format_number
 from .receptive_field import Region
 
 __all__ = ["draw_message", "draw_receptive_field", "draw_shape_grid", "draw_step"]
@@ -208,25 +209,6 @@ def draw_step(walk: WindowWalk, index: int) -> Figure:
     return fig
 
 
-def _as_picture(image: Any, size: tuple[int, int]) -> np.ndarray:
-    """``image`` as an (H, W) float array of ``size`` for display (nearest-neighbour resize if needed)."""
-    try:
-        tensor = torch.as_tensor(image, dtype=torch.float32)
-    except (TypeError, ValueError, RuntimeError):
-        raise ValueError(f"image must be a 2-D tensor or array of pixel values, got {describe(image)}") from None
-    while tensor.dim() > 2 and tensor.shape[0] == 1:
-        tensor = tensor[0]
-    if tensor.dim() != 2 or tensor.numel() == 0:
-        raise ValueError(
-            f"image must be one grey picture of shape (H, W), got shape {tuple(tensor.shape)}; "
-            "for one image of a batch X use X[0, 0]"
-        )
-    if tuple(tensor.shape) != size:
-        # Display only: the region is computed for the network's input size, the picture follows it.
-        tensor = torch.nn.functional.interpolate(tensor[None, None], size=size, mode="nearest")[0, 0]
-    return tensor.numpy()
-
-
 def draw_receptive_field(region: Any, image: Any = None) -> Figure:
     """Draw the input pixels one output depends on, over the image, beside the layer's output grid.
 
@@ -248,7 +230,9 @@ def draw_receptive_field(region: Any, image: Any = None) -> Figure:
         raise ValueError(f"region must be a Region from input_region(...), got {describe(region)}")
     r = region
     h, w = r.input_size
-    picture = None if image is None else _as_picture(image, (h, w))
+    picture = None
+    if image is not None:  # display only: the region is computed for the network's input size, the picture follows
+        picture = F.interpolate(as_2d(image, "image")[None, None], size=(h, w), mode="nearest")[0, 0].numpy()
     top, left = min(r.field_top, 0), min(r.field_left, 0)
     bottom, right = max(r.field_bottom, h - 1), max(r.field_right, w - 1)
     oh, ow = r.output_size

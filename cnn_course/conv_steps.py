@@ -310,16 +310,15 @@ class WindowWalk:
         return out
 
 
-def _as_2d(value: Any, name: str) -> torch.Tensor:
+def as_2d(value: Any, name: str) -> torch.Tensor:
+    """``value`` (a tensor, array or nested list; leading dimensions of 1 dropped) as a 2-D float64 tensor."""
     try:
         tensor = torch.as_tensor(value, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError):
         raise ValueError(
             f"{name} must be a 2-D tensor or nested list of numbers such as [[1, 2], [3, 4]], got {describe(value)}"
         ) from None
-    if tensor.dim() == 4 and tensor.shape[0] == tensor.shape[1] == 1:
-        tensor = tensor[0, 0]
-    elif tensor.dim() == 3 and tensor.shape[0] == 1:
+    while tensor.dim() > 2 and tensor.shape[0] == 1:
         tensor = tensor[0]
     if tensor.dim() != 2 or tensor.numel() == 0:
         raise ValueError(
@@ -371,7 +370,7 @@ def window_steps(
             setting the output-size formula rejects (kernel larger than the padded input...).
     """
     mode = check_choice(mode, "mode", MODES)
-    X = _as_2d(X, "X")
+    X = as_2d(X, "X")
     padding = check_int(padding, "padding")
     dilation = check_int(dilation, "dilation")
     if mode == "conv":
@@ -379,7 +378,7 @@ def window_steps(
             raise ValueError("kernel is required for mode='conv': pass a (K, K) tensor, e.g. torch.ones(3, 3)")
         if kernel_size is not None:
             raise ValueError("kernel_size is for pooling; for mode='conv' the kernel's own size is used")
-        K = _as_2d(kernel, "kernel")
+        K = as_2d(kernel, "kernel")
         if K.shape[0] != K.shape[1]:
             raise ValueError(f"kernel must be square (K, K), got shape {tuple(K.shape)}")
         k = K.shape[0]
@@ -407,7 +406,7 @@ def window_steps(
     padded = torch.full((h + 2 * padding, w + 2 * padding), fill, dtype=torch.float64)
     padded[padding:padding + h, padding:padding + w] = X
     span = dilation * (k - 1) + 1
-    steps = []
+    steps: list[Step] = []
     for i in range(oh):
         for j in range(ow):
             top, left = i * stride, j * stride

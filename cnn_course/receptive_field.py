@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_int, check_model, check_pair, describe
-from .shapes import ShapeError, size_formula
+from .shapes import RowTable, ShapeError, size_formula, text_table
 
 __all__ = [
     "FieldRow",
@@ -101,21 +101,12 @@ def _show(pair: Pair) -> str:
     return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
 
 
-class FieldTable:
+class FieldTable(RowTable[FieldRow]):
     """Receptive-field size ``r``, jump ``j`` and start of every windowed layer; prints as a text table."""
 
     def __init__(self, rows: list[FieldRow], input_size: Pair | None) -> None:
         self.rows = rows
         self.input_size = input_size
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self):
-        return iter(self.rows)
-
-    def __getitem__(self, index: int) -> FieldRow:
-        return self.rows[index]
 
     def __str__(self) -> str:
         dilated = any(r.dilation != (1, 1) for r in self.rows)
@@ -130,16 +121,7 @@ class FieldTable:
             row += [f"{r.output_size[0]}x{r.output_size[1]}"] if r.output_size else []
             row += [_show(r.size), _show(r.jump), _show(r.start)]
             cells.append(row)
-        widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-        numeric = {len(header) - 3, len(header) - 2, len(header) - 1}
-        lines = [
-            "  ".join(c.rjust(widths[i]) if i in numeric else c.ljust(widths[i]) for i, c in enumerate(row)).rstrip()
-            for row in cells
-        ]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join(lines)
-
-    __repr__ = __str__
+        return "\n".join(text_table(cells, right={len(header) - 3, len(header) - 2, len(header) - 1}))
 
 
 def _sequential(model: Any) -> tuple[list[nn.Module], str]:
@@ -157,11 +139,12 @@ def _sequential(model: Any) -> tuple[list[nn.Module], str]:
 
 
 def _window(layer: nn.Module, name: str) -> _Window:
-    """The sliding-window settings of a Conv2d/MaxPool2d/AvgPool2d, per axis."""
+    """The sliding-window settings of a Conv2d/MaxPool2d/AvgPool2d, per axis, checked."""
 
     def pair(value: Any) -> Pair:
         return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
 
+    kind = type(layer).__name__
     if isinstance(layer, nn.Conv2d):
         if layer.padding_mode != "zeros":
             raise ValueError(
@@ -169,22 +152,29 @@ def _window(layer: nn.Module, name: str) -> _Window:
                 "assumes zero padding (padding_mode='zeros', the default)"
             )
         k, d, s = pair(layer.kernel_size), pair(layer.dilation), pair(layer.stride)
-        if isinstance(layer.padding, str):
-            # PyTorch's "same": total padding d*(k-1) per axis, the smaller half on the top/left.
-            same = layer.padding == "same"
-            p = tuple(dd * (kk - 1) // 2 for kk, dd in zip(k, d)) if same else (0, 0)
-            return _Window(k, s, p, d, False, same)  # type: ignore[arg-type]
-        return _Window(k, s, pair(layer.padding), d, False, False)
-    k = pair(layer.kernel_size)
-    s = pair(layer.stride if layer.stride is not None else layer.kernel_size)
-    d = pair(layer.dilation) if isinstance(layer, nn.MaxPool2d) else (1, 1)
-    p = pair(layer.padding)
-    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        same = layer.padding == "same"
+        # PyTorch's "same": total padding d*(k-1) per axis, the smaller half on the top/left; "valid": none.
+        p: Pair = ((d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2) if same else
+                   (0, 0) if isinstance(layer.padding, str) else pair(layer.padding))
+        window = _Window(k, s, p, d, False, same)
+    else:
+        k = pair(layer.kernel_size)
+        s = pair(layer.stride if layer.stride is not None else layer.kernel_size)
+        d = pair(layer.dilation) if isinstance(layer, nn.MaxPool2d) else (1, 1)
+        window = _Window(k, s, pair(layer.padding), d, bool(layer.ceil_mode), False)
+    for setting, values, low in (("kernel_size", window.kernel_size, 1), ("stride", window.stride, 1),
+                                 ("dilation", window.dilation, 1), ("padding", window.padding, 0)):
+        if min(values) < low:
+            raise ValueError(
+                f"layer {name} ({kind}) has {setting}={_show(values)}; a sliding window needs {setting} of at "
+                f"least {low} (PyTorch cannot run this layer either): build it with {setting}={low} or more"
+            )
+    if not isinstance(layer, nn.Conv2d) and (window.padding[0] > k[0] // 2 or window.padding[1] > k[1] // 2):
         raise ValueError(
-            f"layer {name} ({type(layer).__name__}) has padding={layer.padding} but PyTorch allows at most half the "
+            f"layer {name} ({kind}) has padding={layer.padding} but PyTorch allows at most half the "
             f"kernel ({k[0] // 2}) for pooling, so this network cannot run; lower the padding"
         )
-    return _Window(k, s, p, d, bool(layer.ceil_mode), False)
+    return window
 
 
 def _plan(model: Any) -> tuple[list[tuple[int, str, nn.Module, _Window | None]], str]:
@@ -205,6 +195,14 @@ def _plan(model: Any) -> tuple[list[tuple[int, str, nn.Module, _Window | None]],
                 "(activation, dropout, batch norm); the receptive-field formula handles plain stacks of these, "
                 "such as LeNet and AlexNet"
             )
+    if not any(window for *_, window in plan):
+        end = len(plan)  # the first layer that mixes all positions, if any
+        stop = f" before layer {prefix}{end} ({type(layers[end]).__name__})" if end < len(layers) else ""
+        raise ValueError(
+            f"model has no Conv2d, MaxPool2d or AvgPool2d layer{stop}: without a sliding window every output "
+            "depends on the whole image, so there is no receptive field to compute; pass a convolutional network "
+            "such as LeNet or AlexNet"
+        )
     return plan, prefix
 
 
@@ -372,9 +370,11 @@ class Region:
     __str__ = text
 
 
-def _check_position(plan: list, sizes: list[Pair], layer: Any, row: Any, col: Any, prefix: str,
-                    model: nn.Module) -> tuple[int, Pair]:
-    """Validate ``layer`` (an index into the Sequential) and the output position; return (plan index, output size)."""
+def _locate(model: Any, layer: Any, row: Any, col: Any, input_size: Any) -> tuple[list, Pair, list[Pair], int]:
+    """Check the arguments of :func:`input_region`; return the plan, input size, layer sizes and plan index."""
+    plan, prefix = _plan(model)
+    size = check_pair(input_size, "input_size", 1)
+    sizes = _sizes(plan, size)
     layers, _ = _sequential(model)
     windowed = [index for index, _, _, window in plan if window is not None]
     choices = ", ".join(str(i) for i in windowed)
@@ -396,7 +396,7 @@ def _check_position(plan: list, sizes: list[Pair], layer: Any, row: Any, col: An
             check_int(value, name, 0, high)
         except ValueError as err:
             raise ValueError(f"{err} (the output of layer {prefix}{layer} is {oh}x{ow})") from None
-    return position, (oh, ow)
+    return plan, size, sizes, position
 
 
 def input_region(
@@ -422,10 +422,8 @@ def input_region(
             layer before the first fully connected one, or a position outside the layer's output.
         ShapeError: the network cannot take an image of ``input_size``.
     """
-    plan, prefix = _plan(model)
-    size = check_pair(input_size, "input_size", 1)
-    sizes = _sizes(plan, size)
-    position, out_size = _check_position(plan, sizes, layer, row, col, prefix, model)
+    plan, size, sizes, position = _locate(model, layer, row, col, input_size)
+    out_size = sizes[position]
     table = receptive_fields(model)
     field = next((r for r in reversed(table.rows) if r.index <= plan[position][0]), None)
     r, j, start = (field.size, field.jump, field.start) if field else ((1, 1), (1, 1), (0, 0))
@@ -495,10 +493,7 @@ def measure_input_region(
     Raises:
         ValueError, ShapeError: as :func:`input_region`.
     """
-    plan, prefix = _plan(model)
-    size = check_pair(input_size, "input_size", 1)
-    sizes = _sizes(plan, size)
-    position, _ = _check_position(plan, sizes, layer, row, col, prefix, model)
+    plan, size, sizes, position = _locate(model, layer, row, col, input_size)
     x = torch.ones(1, 1, *size, dtype=torch.float64, requires_grad=True)
     y = x
     for _, _, module, window in plan[: position + 1]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence, Union
+from typing import Any, Generic, Iterator, Sequence, TypeVar, Union
 
 import numpy as np
 import torch
@@ -13,6 +13,8 @@ from torch import nn
 from ._checks import check_bool, check_int, check_model, check_pair, describe
 
 IntOrPair = Union[int, Sequence[int]]
+Pair = tuple[int, int]
+Row = TypeVar("Row")
 
 __all__ = [
     "ShapeError",
@@ -206,7 +208,7 @@ def conv_output_size(
     return out if is_pair else out[0]
 
 
-def _same_size(size: IntOrPair, kernel_size: IntOrPair, stride: IntOrPair, dilation: IntOrPair) -> IntOrPair:
+def _same_size(size: IntOrPair, kernel_size: IntOrPair, stride: IntOrPair, dilation: IntOrPair) -> int | Pair:
     """``padding='same'``: the output has the input's size; PyTorch allows it for stride 1 only."""
     sizes = check_pair(size, "size", 1)
     check_pair(kernel_size, "kernel_size", 1)
@@ -269,22 +271,40 @@ class ShapeRow:
     params: int
 
 
-class ShapeTable:
+class RowTable(Generic[Row]):
+    """Rows of a table, indexable and iterable, that print as aligned text (``__str__``)."""
+
+    rows: list[Row]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows)
+
+    def __getitem__(self, index: int) -> Row:
+        return self.rows[index]
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def text_table(cells: list[list[str]], right: set[int]) -> list[str]:
+    """Lines of aligned columns (those in ``right`` aligned right), with a rule under the header row."""
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    lines = ["  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+             for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+class ShapeTable(RowTable[ShapeRow]):
     """Layer-by-layer output shapes of a model, printable as text and shown as HTML in notebooks."""
 
     def __init__(self, rows: list[ShapeRow], input_shape: tuple[int, ...], total_params: int) -> None:
         self.rows = rows
         self.input_shape = input_shape
         self.total_params = total_params
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self):
-        return iter(self.rows)
-
-    def __getitem__(self, index: int) -> ShapeRow:
-        return self.rows[index]
 
     @property
     def output_shape(self) -> tuple[int, ...]:
@@ -295,21 +315,9 @@ class ShapeTable:
         return [(r.name, r.type, str(r.output_shape), f"{r.params:,}") for r in self.rows]
 
     def __str__(self) -> str:
-        header = ("layer", "type", "output shape", "params")
-        cells = [header, ("input", "", str(self.input_shape), "")] + self._cells()
-        widths = [max(len(row[i]) for row in cells) for i in range(4)]
-        lines = []
-        for row in cells:
-            lines.append(
-                "  ".join(
-                    (cell.rjust(widths[i]) if i == 3 else cell.ljust(widths[i])) for i, cell in enumerate(row)
-                ).rstrip()
-            )
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        lines.append(f"total parameters: {self.total_params:,}")
-        return "\n".join(lines)
-
-    __repr__ = __str__
+        cells = [["layer", "type", "output shape", "params"], ["input", "", str(self.input_shape), ""]]
+        lines = text_table(cells + [list(row) for row in self._cells()], right={3})
+        return "\n".join(lines + [f"total parameters: {self.total_params:,}"])
 
     def _repr_html_(self) -> str:
         body = "".join(
@@ -391,7 +399,7 @@ def _check_input_shape(input_shape: Any) -> tuple[int, int, int, int]:
             f"{MAX_INPUT_ELEMENTS:,} layer_shapes will build; the table only needs one image, "
             "so use a batch of 1 and the image size the model expects, e.g. (1, 224, 224)"
         )
-    return shape  # type: ignore[return-value]
+    return shape
 
 
 def layer_shapes(model: nn.Module, input_shape: Sequence[int], depth: int = 1) -> ShapeTable:

@@ -11,17 +11,19 @@ traceback.
 
 from __future__ import annotations
 
-import io
+import functools
 from typing import Any, Callable, Mapping
 
 import ipywidgets as widgets
-from IPython.display import Image, Pretty, display
+from IPython.display import Pretty, display
 from matplotlib.figure import Figure
 from torch import nn
 
 from ._checks import check_bool, check_choice, check_int, describe
 from .conv_figures import draw_message, draw_receptive_field, draw_shape_grid, draw_step
 from .conv_steps import MODES, ShapeReport, WindowWalk, shape_report, window_steps
+from .display import LiveOutput, png
+from .models import AlexNet, LeNet
 from .receptive_field import Region, input_region, receptive_fields
 
 __all__ = [
@@ -39,16 +41,14 @@ _MAX_STEP_INPUT = 12
 
 
 class Controls(widgets.VBox):
-    """A ``VBox`` whose plain-text form says what it is, for viewers that cannot show widgets."""
+    """A ``VBox`` whose plain-text form (``note``) says what it is, for viewers that cannot show widgets."""
+
+    def __init__(self, children: list[widgets.Widget], note: str = _STATIC_NOTE) -> None:
+        super().__init__(children)
+        self.note = note
 
     def __repr__(self) -> str:
-        return _STATIC_NOTE
-
-
-def _png(fig: Figure) -> Image:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return Image(data=buffer.getvalue(), format="png")
+        return self.note
 
 
 def error_view(error: Exception) -> tuple[str, Figure]:
@@ -74,28 +74,22 @@ def _safe(compute: Callable[[], tuple[str, Figure]]) -> tuple[str, Figure]:
 
 
 class _Shown:
-    """Two display handles (text, picture) that a widget updates in place."""
+    """The controls, then a text and a picture that the controls update in place."""
 
     def __init__(self) -> None:
-        self.handles: list[Any] = []
+        self.text, self.picture = LiveOutput(), LiveOutput()
 
     def show(self, controls: widgets.Widget, text: str, fig: Figure) -> None:
         display(controls)
-        self.handles = [display(Pretty(text), display_id=True), display(_png(fig), display_id=True)]
-
-    @property
-    def active(self) -> bool:
-        """True once shown in a notebook (outside one, ``display`` returns no handles)."""
-        return any(handle is not None for handle in self.handles)
+        self.text.show(Pretty(text))
+        self.picture.show(png(fig))
 
     def update(self, compute: Callable[[], tuple[str, Figure]]) -> None:
         """Recompute the text and picture; a setting without a result shows its message instead."""
-        if not self.active:
-            return
-        text, fig = _safe(compute)
-        for handle, obj in zip(self.handles, (Pretty(text), _png(fig))):
-            if handle is not None:
-                handle.update(obj)
+        if self.text.active or self.picture.active:
+            text, fig = _safe(compute)
+            self.text.update(Pretty(text))
+            self.picture.update(png(fig))
 
 
 def _start(value: Any, name: str, low: int, high: int, max_size: int) -> int:
@@ -309,22 +303,6 @@ def step_through(
     StepThrough(X, kernel, mode, padding, stride, dilation, kernel_size, bias, step, interval).show()
 
 
-def _course_networks() -> dict[str, tuple[Callable[[], nn.Module], int]]:
-    """The course's networks for the receptive-field explorer: how to build each, and its input size."""
-
-    def lenet() -> nn.Module:
-        from .models import LeNet  # imported on first use: the explorer needs the networks, the package does not
-
-        return LeNet()
-
-    def alexnet() -> nn.Module:
-        from .models import AlexNet
-
-        return AlexNet(num_classes=10)
-
-    return {"LeNet": (lenet, 28), "AlexNet": (alexnet, 224)}
-
-
 class ReceptiveFieldExplorer:
     """Choose a network, a layer and an output position; see the input pixels that output depends on.
 
@@ -341,7 +319,7 @@ class ReceptiveFieldExplorer:
         image: Any = None,
         networks: Mapping[str, tuple[Callable[[], nn.Module] | nn.Module, int]] | None = None,
     ) -> None:
-        self._networks = dict(_course_networks() if networks is None else networks)
+        self._networks = dict({"LeNet": (LeNet, 28), "AlexNet": (AlexNet, 224)} if networks is None else networks)
         if not self._networks:
             raise ValueError("networks must name at least one network, e.g. {'LeNet': (LeNet(), 28)}")
         network = check_choice(network, "network", list(self._networks))
@@ -375,24 +353,23 @@ class ReceptiveFieldExplorer:
     def _set_layers(self, layer: int | None) -> None:
         """Fill the layer list with the network's convolution and pooling layers; select ``layer``."""
         model, size = self._model()
-        table = receptive_fields(model, size)
-        if not table.rows:
-            raise ValueError(f"network {self.network.value!r} has no convolution or pooling layer to explore")
-        options = [(f"{r.name} {r.type}, output {r.output_size[0]}x{r.output_size[1]}", r.index) for r in table]
-        indices = [r.index for r in table]
+        table = receptive_fields(model, size)  # refuses a network without convolution or pooling layers
+        sizes = {r.index: r.output_size or (0, 0) for r in table}  # every row has one: a size was given
+        indices = list(sizes)
         if layer is None:
             layer = indices[len(indices) // 2]
         elif isinstance(layer, bool) or not isinstance(layer, int) or layer not in indices:
             what = ""
-            layers = getattr(model, "net", model)
+            layers = list(getattr(model, "net", model).children())
             if isinstance(layer, int) and not isinstance(layer, bool) and 0 <= layer < len(layers):
                 what = f" ({type(layers[layer]).__name__}, which has no window of its own)"
             raise ValueError(
                 f"layer must be the index of a convolution or pooling layer of {self.network.value}, one of "
                 f"{', '.join(str(i) for i in indices)}, got {describe(layer)}{what}"
             )
-        self._sizes = {r.index: r.output_size for r in table}
-        self.layer.options = options
+        self._sizes = sizes
+        self.layer.options = [(f"{r.name} {r.type}, output {sizes[r.index][0]}x{sizes[r.index][1]}", r.index)
+                              for r in table]
         self.layer.value = layer
 
     def _set_position(self, row: int | None, col: int | None) -> None:
@@ -428,6 +405,9 @@ class ReceptiveFieldExplorer:
         try:
             self._set_layers(None)
             self._set_position(None, None)
+        except ValueError as err:  # a network the explorer cannot show: say why, keep the controls alive
+            self._shown.update(functools.partial(error_view, err))
+            return
         finally:
             self._hold = False
         self._shown.update(self.view)

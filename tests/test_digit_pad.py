@@ -25,6 +25,7 @@ from cnn_course.digit_pad import (
     DigitPad,
     DigitPrediction,
     DigitSteps,
+    DrawingTooSmallError,
     EmptyDrawingError,
     digit_pad,
     plot_digit_steps,
@@ -97,10 +98,27 @@ def test_aspect_ratio_is_kept() -> None:
     assert _ink_extent(steps.fitted) == (20, 5)
 
 
-def test_tiny_drawing_is_scaled_up() -> None:
+def test_small_drawing_is_scaled_up() -> None:
     drawing = np.zeros((50, 50), dtype=np.float32)
-    drawing[20:24, 20:22] = 1.0
+    drawing[20:28, 20:24] = 1.0  # 8 x 4 pixels of 50: 4.5 x 2.2 at 28x28, just large enough
     assert _ink_extent(preprocess_digit(drawing).image) == (20, 10)
+
+
+@pytest.mark.parametrize("height,width", [(39, 39), (1, 39), (39, 1)])
+def test_a_dot_or_tiny_scribble_is_too_small_to_read(height: int, width: int) -> None:
+    drawing = np.zeros((280, 280), dtype=np.uint8)
+    drawing[100:100 + height, 100:100 + width] = 255  # under 4 pixels at 28x28 in both directions
+    with pytest.raises(DrawingTooSmallError, match=r"too small to read.*under 4 in both directions.*draw the digit larger"):
+        preprocess_digit(drawing)
+    with pytest.raises(DrawingTooSmallError, match="too small"):
+        preprocess_digit(rasterize_strokes([[(140, 140)]]))  # one click of the pen
+
+
+@pytest.mark.parametrize("height,width", [(40, 1), (1, 40), (40, 40)])
+def test_ink_four_pixels_long_at_28x28_is_read(height: int, width: int) -> None:
+    drawing = np.zeros((280, 280), dtype=np.uint8)
+    drawing[100:100 + height, 100:100 + width] = 255  # a short "1" or "-": 4 pixels at 28x28
+    assert max(_ink_extent(preprocess_digit(drawing).image)) == 20
 
 
 @settings(max_examples=40, deadline=None)
@@ -109,7 +127,12 @@ def test_tiny_drawing_is_scaled_up() -> None:
     width=st.integers(4, 30),
 )
 def test_any_stroke_fits_and_centre_of_mass_is_within_half_a_pixel(points: list, width: int) -> None:
-    image = preprocess_digit(rasterize_strokes([points], line_width=width)).image
+    drawing = rasterize_strokes([points], line_width=width)
+    if max(_ink_extent(drawing)) < 40:  # under 4 pixels at 28x28 both ways
+        with pytest.raises(DrawingTooSmallError):
+            preprocess_digit(drawing)
+        return
+    image = preprocess_digit(drawing).image
     assert max(_ink_extent(image)) <= 20
     rows, cols = np.nonzero(image)
     for c, lo, hi in zip(_com(image), (rows.min(), cols.min()), (rows.max(), cols.max())):
@@ -255,6 +278,36 @@ def test_predict_digit_rejects_bad_arguments(model, image, data_iter, needle: st
         predict_digit(model, image, data_iter)
 
 
+def _sized_net(size: int, channels: int = 1) -> nn.Module:
+    """A CNN whose Linear layer fixes its input size, as AlexNet's does."""
+    return nn.Sequential(nn.Conv2d(channels, 2, 3, stride=2, padding=1), nn.Flatten(),
+                         nn.Linear(2 * (size // 2) ** 2, 10))
+
+
+def test_model_built_for_another_size_names_it_and_the_remedy() -> None:
+    image = preprocess_digit(rasterize_strokes(SAMPLE_STROKES)).image
+    with pytest.raises(ValueError, match=r"cannot take the drawing as a 1x28x28 image.*runs on 64x64 images.*"
+                                         r"resize=64.*LeNet"):
+        predict_digit(_sized_net(64), image)
+    mnist64 = TensorLoader(torch.zeros(1, 28, 28, dtype=torch.uint8), torch.zeros(1, dtype=torch.long),
+                           batch_size=1, shuffle=False, info="MNIST", resize=64)
+    assert predict_digit(_sized_net(64), image, mnist64).probabilities.shape == (10,)  # the remedy works
+
+
+def test_model_for_colour_images_is_refused_before_running() -> None:
+    image = preprocess_digit(rasterize_strokes(SAMPLE_STROKES)).image
+    with pytest.raises(ValueError, match=r"model takes 3-channel images \(its first convolution, 0, has "
+                                         r"in_channels=3\).*1-channel 28x28 digits"):
+        predict_digit(_sized_net(28, channels=3), image)
+
+
+def test_other_model_errors_are_not_blamed_on_the_size() -> None:
+    model = TinyNet()
+    model.fail = True
+    with pytest.raises(RuntimeError, match="the model broke"):
+        predict_digit(model, np.zeros((28, 28)))
+
+
 # ---------------------------------------------------------------- pictures
 
 
@@ -274,7 +327,7 @@ class _FakeHandle:
     def __init__(self) -> None:
         self.shown: list = []
 
-    def update(self, obj) -> None:
+    def update(self, obj, raw: bool = False) -> None:
         self.shown.append(obj)
 
 
@@ -304,7 +357,7 @@ def test_pad_starts_with_the_sample_and_its_prediction() -> None:
 def test_drawing_with_the_mouse_updates_now_and_then_and_on_release() -> None:
     clock = _Clock()
     pad = DigitPad(TinyNet(), sample=False, interval=0.5, clock=clock)
-    handle = pad._handle = _FakeHandle()
+    handle = pad.output.handle = _FakeHandle()
     assert pad.prediction is None and "空" in pad.status.value
     _mouse(pad, "mouse_move", 10, 10)  # pen up: ignored
     assert pad.strokes == []
@@ -337,6 +390,21 @@ def test_errors_in_callbacks_show_in_the_status_line() -> None:
     _mouse(pad, "mouse_down", 50, 50)
     _mouse(pad, "mouse_up", 50, 50)  # would raise inside the callback
     assert "出错了" in pad.status.value and "the model broke" in pad.status.value
+
+
+def test_pad_says_a_dot_is_too_small_and_refuses_a_model_of_another_size() -> None:
+    pad = DigitPad(TinyNet(), sample=False)
+    pad.stroke([(140, 140)])
+    assert pad.prediction is None and "太小" in pad.status.value
+    pad.stroke([(140, 40), (140, 240)])
+    assert pad.prediction is not None
+    with pytest.raises(ValueError, match="runs on 64x64 images"):
+        digit_pad(_sized_net(64))
+    pad = DigitPad(_sized_net(64), sample=False)  # while drawing: the message shows in the status line
+    _mouse(pad, "mouse_down", 140, 40)
+    _mouse(pad, "mouse_move", 140, 240)
+    _mouse(pad, "mouse_up", 140, 240)
+    assert "出错了" in pad.status.value and "resize=64" in pad.status.value
 
 
 def test_pad_rejects_bad_arguments() -> None:

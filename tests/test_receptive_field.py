@@ -6,7 +6,7 @@ import copy
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -104,6 +104,7 @@ def _stack(draw: st.DrawFn) -> tuple[nn.Sequential, tuple[int, int]]:
             layers.append(nn.AvgPool2d(k, s, draw(st.integers(0, k // 2)), ceil_mode=draw(st.booleans())))
         else:
             layers.append(nn.ReLU())
+    assume(not all(isinstance(layer, nn.ReLU) for layer in layers))  # no window: refused, tested below
     return nn.Sequential(*layers), (draw(st.integers(1, 30)), draw(st.integers(1, 30)))
 
 
@@ -191,6 +192,18 @@ class _NoNet(nn.Module):
         (lambda: input_region(LENET, 3, 10, 0, 28), ["row", "0 to 9", "10", "net.3 is 10x10"]),
         (lambda: input_region(LENET, 3, 0, 2.5, 28), ["col", "2.5"]),
         (lambda: measure_input_region(LENET, 6, 1, 0, 28), ["row", "0 to 0", "net.6 is 1x1"]),
+        (lambda: receptive_fields(nn.Sequential(nn.Flatten(), nn.Linear(784, 10))),
+         ["no Conv2d, MaxPool2d or AvgPool2d layer before layer 0 (Flatten)", "whole image", "LeNet"]),
+        (lambda: input_region(nn.Sequential(nn.ReLU(), nn.Flatten(), nn.Linear(784, 10)), 0, 0, 0, 28),
+         ["no Conv2d", "layer 1 (Flatten)"]),
+        (lambda: measure_input_region(nn.Sequential(nn.Tanh()), 0, 0, 0, 28), ["no Conv2d", "convolutional network"]),
+        (lambda: receptive_fields(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3, stride=0))),
+         ["layer 1 (Conv2d) has stride=0", "stride=1 or more"]),
+        (lambda: input_region(nn.Sequential(nn.Conv2d(1, 1, 0)), 0, 0, 0, 8), ["layer 0 (Conv2d) has kernel_size=0"]),
+        (lambda: measure_input_region(nn.Sequential(nn.MaxPool2d(2, stride=(1, 0))), 0, 0, 0, 8),
+         ["layer 0 (MaxPool2d) has stride=1x0"]),
+        (lambda: receptive_fields(LeNet().net[:2] + nn.Sequential(nn.AvgPool2d(0)), 28),
+         ["layer 2 (AvgPool2d) has kernel_size=0"]),
     ],
 )
 def test_bad_arguments_are_named(call, words: list[str]) -> None:

@@ -345,21 +345,21 @@ class _FakeHandle:
     def __init__(self) -> None:
         self.shown: list = []
 
-    def update(self, obj) -> None:
+    def update(self, obj, raw: bool = False) -> None:
         self.shown.append(obj)
 
 
 def test_moving_a_slider_updates_the_shown_text_and_picture() -> None:
     explorer = ShapeExplorer(height=6, width=6, kernel_size=3)
     text, picture = _FakeHandle(), _FakeHandle()
-    explorer._shown.handles = [text, picture]
+    explorer._shown.text.handle, explorer._shown.picture.handle = text, picture
     explorer.sliders["stride"].value = 2
     assert "(1, 2, 2)" in text.shown[-1].data and picture.shown[-1].format == "png"
     explorer.sliders["kernel_size"].value = 9  # impossible: the message replaces the result
     assert "✘" in text.shown[-1].data and "use kernel_size <= 6" in text.shown[-1].data
     walk = StepThrough(X44, K33)
     text, picture = _FakeHandle(), _FakeHandle()
-    walk._shown.handles = [text, picture]
+    walk._shown.text.handle, walk._shown.picture.handle = text, picture
     walk.slider.value = 2
     assert text.shown[-1].data.endswith("= 6") and len(picture.shown) == 1
 
@@ -411,7 +411,7 @@ def test_receptive_field_explorer_controls_drive_the_region() -> None:
 def test_receptive_field_explorer_shows_message_instead_of_raising() -> None:
     explorer = _explorer(layer=3)
     text, picture = _FakeHandle(), _FakeHandle()
-    explorer._shown.handles = [text, picture]
+    explorer._shown.text.handle, explorer._shown.picture.handle = text, picture
     explorer.col.value = 2
     assert "r = 14" in text.shown[-1].data
     explorer.col.max = 20  # a setting the network cannot have: the slider reaches past the output
@@ -419,6 +419,21 @@ def test_receptive_field_explorer_shows_message_instead_of_raising() -> None:
     shown = text.shown[-1].data
     assert shown.startswith("✘") and "col must be a whole number from 0 to 9, got 15" in shown
     assert picture.shown[-1].format == "png"
+
+
+def test_network_without_convolutions_shows_a_message() -> None:
+    flat = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    with pytest.raises(ValueError, match="no Conv2d, MaxPool2d or AvgPool2d layer before layer 0 .Flatten."):
+        ReceptiveFieldExplorer("flat", networks={"flat": (flat, 8)})
+    explorer = ReceptiveFieldExplorer("tiny", networks={"tiny": (TINY, 8), "flat": (flat, 8)})
+    text, picture = _FakeHandle(), _FakeHandle()
+    explorer._shown.text.handle, explorer._shown.picture.handle = text, picture
+    explorer.network.value = "flat"  # chosen from the list: a message, not a traceback in the widget log
+    assert text.shown[-1].data.startswith("✘") and "convolutional network" in text.shown[-1].data
+    explorer.row.value = 1  # still explained, never raised
+    assert "no Conv2d" in text.shown[-1].data and picture.shown[-1].format == "png"
+    explorer.network.value = "tiny"
+    assert "r = 4" in text.shown[-1].data
 
 
 def test_error_view_names_the_problem() -> None:
@@ -435,8 +450,8 @@ def test_error_view_names_the_problem() -> None:
         (dict(layer="3"), "got '3'"),
         (dict(layer=6, row=1), "row must be a whole number from 0 to 0, got 1 (the output of layer 6 is 1x1)"),
         (dict(layer=0, col=-1), "col must be a whole number from 0 to 27, got -1"),
-        (dict(image=torch.zeros(3, 28, 28)), "image must be one grey picture of shape (H, W), got shape (3, 28, 28)"),
-        (dict(image="digit.png"), "image must be a 2-D tensor or array"),
+        (dict(image=torch.zeros(3, 28, 28)), "image must be 2-D (height, width), got shape (3, 28, 28)"),
+        (dict(image="digit.png"), "image must be a 2-D tensor or nested list of numbers"),
     ],
 )
 def test_receptive_field_explorer_bad_start_values(kwargs: dict, needle: str) -> None:
