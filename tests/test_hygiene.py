@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -63,6 +65,31 @@ def test_outputs_from_a_real_profile(notebook: Path) -> None:
     unrun = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and "".join(c["source"]).strip()
              and c.get("execution_count") is None]
     assert not unrun, f"{notebook.name}: code cells {unrun} were never run; commit outputs from a real run"
+
+
+def _definitions(notebook: Path) -> set[str]:
+    """Names of the functions and classes that the notebook's code cells define at top level."""
+    names = set()
+    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        lines = "".join(cell["source"]).splitlines()
+        source = "\n".join(line for line in lines if not line.lstrip().startswith(("%", "!")))  # magics, shell
+        names |= {node.name for node in ast.parse(source).body
+                  if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    return names
+
+
+def test_no_helper_is_copied_between_notebooks() -> None:
+    defined_in = defaultdict(list)
+    for notebook in NOTEBOOKS:
+        for name in _definitions(notebook):
+            defined_in[name].append(notebook.name)
+    copies = {name: where for name, where in defined_in.items() if len(where) > 1}
+    assert not copies, (
+        f"defined in more than one notebook: {copies}. A helper two notebooks need lives once in the package "
+        "(e.g. cnn_course.probes) and both import it; a network goes in cnn_course.models, shown in one chapter."
+    )
 
 
 def test_patterns_catch_what_they_should() -> None:
