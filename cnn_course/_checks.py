@@ -1,4 +1,4 @@
-"""Strict argument checks for the shape, conv-step, receptive-field and widget modules.
+"""Strict argument checks for the public functions, and :func:`check_train_arguments` for ``train``'s.
 
 A value of the wrong kind is rejected, never converted: ``28.7`` is not taken as 28, ``True``
 is not taken as 1 and ``"28"`` is not taken as 28. Every message names the argument, repeats
@@ -8,12 +8,21 @@ the value it got and says what would work, in words a student can act on.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Sized
+from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
-__all__ = ["check_bool", "check_choice", "check_int", "check_model", "check_pair", "describe", "is_positive_number"]
+__all__ = ["SCHEDULES", "check_batches", "check_bool", "check_choice", "check_int", "check_model", "check_pair",
+           "check_train_arguments", "describe", "is_positive_number"]
+
+#: The learning-rate schedules ``train`` knows by name (a function works too; see :func:`cnn_course.train`).
+SCHEDULES = ("cosine", "onecycle")
+
+# What a callback must have; checked by name so that this module needs nothing from cnn_course.callbacks.
+_HOOKS = ("on_train_begin", "on_step", "on_epoch_end", "on_train_end")
 
 
 def describe(value: Any) -> str:
@@ -126,3 +135,95 @@ def check_model(model: Any) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module such as LeNet(), got {describe(model)}")
     return model
+
+
+def check_batches(data_iter: Any, name: str, passes: int = 1) -> None:
+    """Check that ``data_iter`` can yield ``(X, y)`` batches ``passes`` times.
+
+    Raises:
+        ValueError: when it is not iterable, has length 0, or is a one-shot iterator
+            (a generator) that would have to be read more than once.
+    """
+    if not isinstance(data_iter, Iterable) or isinstance(data_iter, (str, bytes, torch.Tensor)):
+        raise ValueError(
+            f"{name} must yield (X, y) batches, e.g. the iterators from cnn_course.load_data or a "
+            f"torch DataLoader; got {type(data_iter).__name__}"
+        )
+    if isinstance(data_iter, Sized) and len(data_iter) == 0:
+        raise ValueError(f"{name} is empty: it yields no batch. Check the dataset size and batch_size.")
+    if passes > 1 and isinstance(data_iter, Iterator):
+        raise ValueError(
+            f"{name} is a one-shot iterator ({type(data_iter).__name__}, e.g. a generator): it can be read "
+            f"only once, but it is needed {passes} times (once per epoch). Pass a list of batches, a "
+            "DataLoader or the iterators from cnn_course.load_data."
+        )
+
+
+def check_train_arguments(
+    model: Any, train_iter: Any, test_iter: Any, *, epochs: Any, lr: Any, optimizer: Any, loss_fn: Any,
+    scheduler: Any, clip_grad_norm: Any, flags: dict[str, Any], callbacks: Any,
+) -> None:
+    """Check the arguments of :func:`cnn_course.train` before anything is moved or trained.
+
+    Args:
+        model, train_iter, test_iter, epochs, lr, optimizer, loss_fn, scheduler, clip_grad_norm,
+            callbacks: as given to ``train``.
+        flags: ``train``'s True/False arguments by name (``channels_last``, ``live_plot``, ...).
+
+    Raises:
+        ValueError: for the first bad argument; the message names it and says what would work.
+    """
+    check_model(model)
+    epochs = check_int(epochs, "epochs", low=1)
+    check_batches(train_iter, "train_iter", passes=epochs)
+    if test_iter is not None:
+        check_batches(test_iter, "test_iter", passes=epochs)
+    _check_lr_and_optimizer(model, lr, optimizer)
+    if loss_fn is not None and not callable(loss_fn):
+        raise ValueError(f"loss_fn must be a function (y_hat, y) -> loss such as nn.CrossEntropyLoss(), "
+                         f"got {loss_fn!r}")
+    if scheduler is not None and not callable(scheduler) and scheduler not in SCHEDULES:
+        raise ValueError(f"scheduler={scheduler!r} is unknown; use None, 'cosine', 'onecycle' or a function "
+                         "(optimizer, total_steps) -> scheduler")
+    if scheduler is not None and not isinstance(train_iter, Sized):
+        raise ValueError(
+            f"scheduler={scheduler!r} needs the number of steps in advance, but train_iter has no length "
+            "(len(train_iter) fails): pass a list of batches, a DataLoader or the iterators from "
+            "cnn_course.load_data, or use scheduler=None"
+        )
+    if clip_grad_norm is not None and not is_positive_number(clip_grad_norm):
+        raise ValueError(f"clip_grad_norm must be None (no clipping) or a positive number such as 1.0, "
+                         f"got {clip_grad_norm!r}")
+    for name, value in flags.items():
+        check_bool(value, name)
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable) \
+            or all(callable(getattr(callbacks, hook, None)) for hook in _HOOKS):
+        raise ValueError(f"callbacks must be a list of cnn_course.callbacks.Callback objects, got {callbacks!r}")
+    for callback in callbacks:
+        if not all(callable(getattr(callback, hook, None)) for hook in _HOOKS):
+            raise ValueError(f"callbacks must hold cnn_course.callbacks.Callback objects, got {callback!r}")
+
+
+def _check_lr_and_optimizer(model: nn.Module, lr: Any, optimizer: Any) -> None:
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError(f"model ({type(model).__name__}) has no trainable parameters: there is nothing to train")
+    if optimizer is None:
+        if lr is None:
+            raise ValueError("give lr (e.g. lr=0.1) for plain SGD, or an optimizer (e.g. torch.optim.SGD(...))")
+        if not is_positive_number(lr):
+            raise ValueError(f"lr must be a positive number such as 0.1, got {lr!r}")
+        return
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ValueError(
+            f"optimizer must be a torch.optim.Optimizer such as torch.optim.SGD(model.parameters(), lr=0.1), "
+            f"got {type(optimizer).__name__}"
+        )
+    if lr is not None:
+        raise ValueError("give either lr (for the default SGD) or optimizer (with its own lr), not both")
+    own = {id(p) for p in model.parameters()}
+    if not any(id(p) in own for group in optimizer.param_groups for p in group["params"]):
+        raise ValueError(
+            "optimizer updates the parameters of another model, not of this one (was the model created "
+            "again after the optimizer?): create the optimizer from this model, "
+            "e.g. torch.optim.SGD(model.parameters(), lr=0.1)"
+        )

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ._checks import check_bool, describe, is_positive_number
 from .config import DATA_ENV
 from .idx import DataError, read_idx
@@ -31,6 +33,7 @@ __all__ = [
     "dataset_info",
     "display_folder",
     "find_data",
+    "normalize",
     "split_files",
 ]
 
@@ -97,6 +100,29 @@ def dataset_info(name: str | DatasetInfo) -> DatasetInfo:
     close = difflib.get_close_matches(key, spellings, n=1, cutoff=0.6)
     hint = f" (did you mean {spellings[close[0]]!r}?)" if close else ""
     raise ValueError(f"name={name!r} is not a dataset of this course{hint}; use {names}")
+
+
+def normalize(images: torch.Tensor, dataset: str | DatasetInfo = "MNIST") -> torch.Tensor:
+    """Normalise images as :func:`cnn_course.load_data` does: ``(x - mean) / std`` with the dataset's mean and std.
+
+    Args:
+        images: pixel values as uint8 0-255 (divided by 255 first) or as floats 0-1, any shape;
+            left unchanged.
+        dataset: ``'MNIST'`` or ``'FashionMNIST'`` (or its :class:`DatasetInfo`): whose mean and std.
+
+    Returns:
+        A new float tensor of the same shape.
+
+    Raises:
+        ValueError: for anything but a uint8 or float tensor, or an unknown dataset.
+    """
+    info = dataset_info(dataset)
+    if not isinstance(images, torch.Tensor) or not (images.dtype == torch.uint8 or images.is_floating_point()):
+        got = f"dtype {images.dtype}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"images must be a tensor of uint8 pixel values 0-255 or floats 0-1, got {got}")
+    if images.dtype == torch.uint8:
+        return images.float().div_(255.0).sub_(info.mean).div_(info.std)
+    return images.sub(info.mean).div_(info.std)
 
 
 def cache_dir() -> Path:
@@ -186,7 +212,8 @@ def _inspect(place: _Place, info: DatasetInfo) -> None:
     if not missing:
         other = _names_other_dataset(folder, info) if place.flat else None
         if other is not None:
-            place.state = f"holds four IDX files, but its path names {other}; skipped so that {other} is not read as {info.name}"
+            place.state = (f"holds four IDX files, but its path names {other}; skipped so that {other} is not read "
+                           f"as {info.name}")
             return
         place.state, place.complete = "complete", True
     elif len(missing) == len(_STEMS):
@@ -282,7 +309,8 @@ def _check_root(root: Any) -> Path:
             "folder first if the data should be downloaded into it, or leave root out to use the usual places"
         )
     if not path.is_dir():
-        raise ValueError(f"root={str(root)!r} is a file, not a folder; use the folder that holds it: {str(path.parent)!r}")
+        raise ValueError(f"root={str(root)!r} is a file, not a folder; use the folder that holds it: "
+                         f"{str(path.parent)!r}")
     return path
 
 
@@ -321,7 +349,9 @@ class _DownloadFailed(Exception):
 
 def _describe(err: BaseException, timeout: float) -> str:
     """Say in plain words why one transfer failed, keeping the library's own text."""
-    reason = err.reason if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError) else err
+    reason: object = err
+    if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
+        reason = err.reason  # e.g. the socket's TimeoutError
     if isinstance(reason, TimeoutError):
         return f"timed out: the server sent nothing for {timeout:g} s"
     if isinstance(err, urllib.error.HTTPError):

@@ -1,12 +1,13 @@
-"""The record of one training run (:class:`History`) and the two ways a run can go wrong."""
+"""The record of one training run (:class:`History`), the two ways a run can go wrong, and the advice for each."""
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["ChanceLevelWarning", "History", "TrainingDiverged"]
+__all__ = ["ChanceLevelWarning", "History", "TrainingDiverged", "diverged_message", "stabilisers", "warn_if_chance"]
 
 # The per-epoch lists; an epoch is added to all of them at once, or to none.
 EPOCH_FIELDS = ("train_loss", "train_acc", "epoch_seconds", "img_per_sec")
@@ -112,7 +113,7 @@ class History:
     @property
     def mean_img_per_sec(self) -> float:
         """Training images per second over all completed epochs."""
-        images = sum(s * r for s, r in zip(self.epoch_seconds, self.img_per_sec))
+        images = sum(s * r for s, r in zip(self.epoch_seconds, self.img_per_sec, strict=True))
         return images / self.seconds if self.seconds else 0.0
 
     @property
@@ -168,3 +169,74 @@ class History:
 
     def __repr__(self) -> str:
         return f"History({self.summary()})"
+
+
+# --------------------------------------------------------------------------- advice when a run goes wrong
+
+
+def stabilisers(scheduled: bool, clipped: bool) -> list[str]:
+    """The remedies for too-large early steps that a run does not use yet."""
+    remedies = []
+    if not scheduled:
+        remedies.append("a warm-up (scheduler='onecycle')")
+    if not clipped:
+        remedies.append("gradient clipping (clip_grad_norm=1.0)")
+    return remedies
+
+
+def _either(options: list[str]) -> str:
+    """``'a, b or c'``."""
+    return f"{', '.join(options[:-1])}{' or ' if len(options) > 1 else ''}{options[-1]}"
+
+
+def diverged_message(loss: float, step: int, epoch: int, lr: float, untried: list[str], precision: str,
+                     broken_batch: int | None = None) -> str:
+    """The message of :class:`TrainingDiverged`: what happened and what to try, in order.
+
+    Args:
+        loss: the first loss that was not finite, at ``step`` (counted over the whole run) of ``epoch``.
+        lr: the learning rate at that step.
+        untried: :func:`stabilisers` this run does not use.
+        precision: the arithmetic training used.
+        broken_batch: the number of the batch of ``epoch`` whose images hold NaN or infinite values,
+            when that batch gave the loss: then the data is the cause, not the steps.
+    """
+    if broken_batch is not None:
+        return (
+            f"training stopped: batch {broken_batch} of train_iter (epoch {epoch}) holds NaN or infinite pixel "
+            f"values, so its loss is {loss} (step {step}): the data is broken, not the learning rate. Check how "
+            "the images were made or loaded, then create the model again: this step made its weights unusable."
+        )
+    remedies = [f"a learning rate 10 times smaller (lr={lr / 10:g})", *untried]
+    if precision == "fp16":
+        remedies.append("precision='fp32' (fp16 overflows above 65,504)")
+    return (
+        f"training diverged: the loss became {loss} at step {step} (epoch {epoch}). The steps were too large "
+        f"for this model at learning rate {lr:g}: try {_either(remedies)}, and check that the inputs are "
+        "normalised. The weights are no longer usable: create the model again before retraining."
+    )
+
+
+def warn_if_chance(history: History, num_classes: int | None, lr: float, untried: list[str]) -> None:
+    """Warn (:class:`ChanceLevelWarning`) when the last epoch's loss sat at ln(num_classes): the model only guessed.
+
+    The warning's text is also added to ``history.notes``.
+    """
+    if not num_classes or num_classes < 2:
+        return
+    chance = math.log(num_classes)
+    loss, acc = history.train_loss[-1], history.train_acc[-1]
+    if abs(loss - chance) < 0.02 * chance and acc < 1.5 / num_classes:
+        steps = [f"a lower learning rate (lr={lr / 2:g})", *untried]
+        message = (
+            f"epoch {history.epochs}: the training loss stayed at {loss:.3f}, chance level "
+            f"(ln {num_classes} = {chance:.3f}), and accuracy at {100 * acc:.1f} %: the network is only guessing. "
+            f"Try, in this order: another seed (cnn_course.set_seed); {_either(steps)}; check that the inputs are "
+            "normalised and the labels match the images. Another initialisation can help too, but try it on a "
+            "short run first: He (Kaiming) initialisation suits layers followed by ReLU and can make other "
+            "networks diverge."
+        )
+        history.notes.append(message)
+        # Attributed to cnn_course.train rather than the calling cell, whose file is a temporary kernel path.
+        warnings.warn_explicit(message, ChanceLevelWarning, filename="cnn_course.train", lineno=0,
+                               module="cnn_course.training")

@@ -96,7 +96,8 @@ def write_idx(path: str | os.PathLike, data: np.ndarray | torch.Tensor) -> Path:
     """
     array = np.asarray(data.detach().cpu() if isinstance(data, torch.Tensor) else data)
     if array.dtype != np.uint8:
-        raise ValueError(f"data must be uint8 (values 0-255), got dtype {array.dtype}; convert it with .astype(np.uint8)")
+        raise ValueError(f"data must be uint8 (values 0-255), got dtype {array.dtype}; "
+                         "convert it with .astype(np.uint8)")
     if array.ndim < 1:
         raise ValueError(f"data must have at least one dimension, got a scalar {array!r}")
     path = Path(path)

@@ -9,17 +9,22 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ._checks import check_bool, check_int, check_pair
-from .datasets import DOWNLOAD_TIMEOUT, DatasetInfo, dataset_info, display_folder, find_data, split_files
-from .idx import DataError, read_idx
+from .datasets import DOWNLOAD_TIMEOUT, DatasetInfo, dataset_info, display_folder, find_data, normalize, split_files
+from .idx import DataError, read_idx, write_idx
 from .runtime import resolve_device
+
+if TYPE_CHECKING:  # torchvision is imported only when its dataset is asked for
+    from torchvision.datasets.vision import VisionDataset
 
 __all__ = ["Loader", "TensorLoader", "balanced_subset", "load_data", "torchvision_dataset"]
 
@@ -105,7 +110,7 @@ def _read_cached(path: Path) -> torch.Tensor:
 
 
 def _read_split(folder: Path, split: str, info: DatasetInfo) -> tuple[torch.Tensor, torch.Tensor]:
-    """The cached uint8 images ``(N, H, W)`` and uint8 labels ``(N,)`` of ``split``, checked; copy before handing out."""
+    """The cached uint8 images ``(N, H, W)`` and labels ``(N,)`` of ``split``, checked; copy before handing out."""
     img_path, lbl_path = split_files(folder, split)
     images, labels = _read_cached(img_path), _read_cached(lbl_path)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
@@ -117,7 +122,8 @@ def _read_split(folder: Path, split: str, info: DatasetInfo) -> tuple[torch.Tens
         raise DataError(f"{img_path} holds no images; replace it with the original file")
     if int(labels.max()) >= len(info.classes):
         raise DataError(f"{lbl_path} has label {int(labels.max())}, but {info.name} has {len(info.classes)} classes "
-                        f"(labels 0 to {len(info.classes) - 1}); is it another dataset's file? Replace it with the original file")
+                        f"(labels 0 to {len(info.classes) - 1}); is it another dataset's file? Replace it with the "
+                        "original file")
     return images, labels
 
 
@@ -166,8 +172,8 @@ def balanced_subset(labels: torch.Tensor, size: int, num_classes: int, seed: int
     """
     if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.dtype in (torch.bool,) \
             or labels.is_floating_point() or labels.is_complex():
-        shown = f"a tensor of shape {tuple(labels.shape)} and dtype {labels.dtype}" if isinstance(labels, torch.Tensor) \
-            else type(labels).__name__
+        shown = (f"a tensor of shape {tuple(labels.shape)} and dtype {labels.dtype}"
+                 if isinstance(labels, torch.Tensor) else type(labels).__name__)
         raise ValueError(f"labels must be a 1-D tensor of int labels such as dataset.targets, got {shown}")
     num_classes = check_int(num_classes, "num_classes", 1)
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
@@ -256,7 +262,8 @@ class TensorLoader:
                              f"has labels 0 to {len(info.classes) - 1}")
         options = _Options.parse(batch_size, resize, augment, seed)
         total = len(labels) if total is None else check_int(total, "total", len(labels))
-        self._setup(images, labels.long(), options, check_bool(shuffle, "shuffle"), info, str(split), str(source), total)
+        shuffle = check_bool(shuffle, "shuffle")
+        self._setup(images, labels.long(), options, shuffle, info, str(split), str(source), total)
 
     @classmethod
     def _from_checked(
@@ -379,10 +386,10 @@ class TensorLoader:
         return self._to_float(images.reshape(-1, *images.shape[-2:]))
 
     def _to_float(self, images: torch.Tensor) -> torch.Tensor:
-        X = images.unsqueeze(1).float().div_(255.0)  # .float() copies, so the in-place steps touch only X
+        X = images.unsqueeze(1).float().div_(255.0)  # .float() copies, so the in-place step touches only X
         if self.size is not None and tuple(X.shape[-2:]) != self.size:
             X = F.interpolate(X, size=self.size, mode="bilinear", align_corners=False, antialias=True)
-        return X.sub_(self.info.mean).div_(self.info.std)
+        return normalize(X, self.info)
 
     def _augment(self, X: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Random shifts of up to 2 pixels of the original image (and horizontal flips for clothes), per image."""
@@ -497,32 +504,35 @@ def torchvision_dataset(
     train: bool,
     transform: Callable[[Any], Any] | None = None,
     root: str | os.PathLike | None = None,
-):
-    """Return torchvision's own dataset class (``datasets.MNIST`` or ``datasets.FashionMNIST``) over the course's files.
+) -> VisionDataset:
+    """Return torchvision's own dataset (``datasets.MNIST`` or ``datasets.FashionMNIST``) over the course's files.
 
-    The files are the ones :func:`find_data` finds, read by the course's IDX reader: torchvision
-    handles only the per-image conversion (``__getitem__`` gives a PIL image through ``transform``),
-    exactly as in the source course. ``.data`` and ``.targets`` are this dataset's own copies.
+    The files are the ones :func:`find_data` finds. torchvision reads them as usual, with
+    ``download=False``: straight from a folder laid out as it expects (``<root>/<Name>/raw/`` with
+    uncompressed files), otherwise from uncompressed copies in a temporary folder, removed once read.
+    ``__getitem__`` gives a PIL image through ``transform``, exactly as in the source course;
+    ``.root`` names the folder the files came from.
 
     Raises:
         ValueError: for a bad argument.
         DataError: when the data cannot be found or read.
     """
     from torchvision import datasets
-    from torchvision.datasets.vision import VisionDataset
 
     info = dataset_info(name)
     train = check_bool(train, "train")
     if transform is not None and not callable(transform):
         raise ValueError(f"transform={transform!r} is not callable; use e.g. transforms.ToTensor() or None")
     folder = find_data(info, root=root)
-    images, labels = _read_split(folder, "train" if train else "test", info)
+    files = [path for split in ("train", "test") for path in split_files(folder, split)]
+    for split in ("train", "test"):
+        _read_split(folder, split, info)  # the course's checks, with messages that say which file to replace
     cls = getattr(datasets, info.name)
-    # Skip the class's __init__, which would read the files again with torchvision's reader;
-    # everything __getitem__, __len__ and repr use is set here.
-    dataset = cls.__new__(cls)
-    VisionDataset.__init__(dataset, str(folder), transform=transform)
-    dataset.train = train
-    dataset.data = _copy_to(images, torch.device("cpu"))
-    dataset.targets = labels.long()
+    if folder.name == "raw" and folder.parent.name == info.name and not any(p.suffix == ".gz" for p in files):
+        return cls(root=str(folder.parent.parent), train=train, transform=transform, download=False)
+    with tempfile.TemporaryDirectory(prefix="cnn-course-") as tmp:
+        for path in files:  # torchvision reads only uncompressed files, all four in <root>/<Name>/raw
+            write_idx(Path(tmp) / info.name / "raw" / path.name.removesuffix(".gz"), _read_cached(path))
+        dataset = cls(root=tmp, train=train, transform=transform, download=False)
+    dataset.root = str(folder)  # the data is in memory now; say where it came from, not the removed copy
     return dataset

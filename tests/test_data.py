@@ -10,9 +10,11 @@ import json
 import os
 import re
 import signal
+import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,7 +24,7 @@ from torchvision import datasets, transforms
 import cnn_course
 from cnn_course import DataError, Loader, TensorLoader, load_data
 from cnn_course.config import DATA_ENV
-from cnn_course.datasets import DATASETS, FILES, cache_dir, find_data
+from cnn_course.datasets import DATASETS, FILES, cache_dir, find_data, normalize
 from cnn_course.idx import read_idx, write_idx
 from cnn_course.loaders import balanced_subset, torchvision_dataset
 from tests.synthetic import write_synthetic_dataset
@@ -221,6 +223,46 @@ def test_torchvision_dataset_holds_the_files_it_was_pointed_at(isolated: Path) -
     assert not _everything_under(isolated / "cache")  # nothing copied anywhere
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_torchvision_dataset_is_built_by_torchvision_itself(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, compress: bool
+) -> None:
+    folder = write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=2, test_per_class=1, compress=compress)
+    calls: list[dict[str, Any]] = []
+    original = datasets.MNIST.__init__
+
+    def spy(self: datasets.MNIST, *args: Any, **kwargs: Any) -> None:
+        calls.append(kwargs)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(datasets.MNIST, "__init__", spy)
+    monkeypatch.setattr(tempfile, "tempdir", str(isolated / "tmp"))
+    (isolated / "tmp").mkdir()
+    tv = torchvision_dataset("MNIST", train=False, root=isolated / "d")
+    assert len(calls) == 1 and calls[0]["download"] is False and calls[0]["train"] is False
+    assert torch.equal(tv.data, read_idx(next(folder.glob("t10k-images*"))))
+    assert tv.targets.dtype == torch.int64 and len(tv) == 10
+    # Uncompressed files in torchvision's layout are read where they are; .gz files from a copy that is removed.
+    assert tv.root == (str(isolated / "d") if not compress else str(folder))
+    assert not _everything_under(isolated / "tmp")
+
+
+def test_normalize_is_what_load_data_does(isolated: Path) -> None:
+    write_synthetic_dataset(isolated / "d", "FashionMNIST", train_per_class=1, test_per_class=1)
+    _, test_iter = load_data("FashionMNIST", 10, root=isolated / "d", device="cpu")
+    raw = test_iter.raw_images(list(range(10)))
+    kept = raw.clone()
+    X, _ = next(iter(test_iter))
+    assert torch.equal(normalize(raw.unsqueeze(1), "FashionMNIST"), X)
+    assert torch.equal(raw, kept)  # the input is left alone
+    assert torch.allclose(normalize(raw.float() / 255, "fashion-mnist").unsqueeze(1), X)
+    assert normalize(torch.full((1,), 255, dtype=torch.uint8)).item() == pytest.approx((1 - 0.1307) / 0.3081)
+    with pytest.raises(ValueError, match="images must be a tensor of uint8 pixel values 0-255 or floats 0-1, got"):
+        normalize(raw.int(), "MNIST")
+    with pytest.raises(ValueError, match="name='CIFAR'"):
+        normalize(raw, "CIFAR")
+
+
 def test_resize_matches_torchvision_resize(isolated: Path) -> None:
     root = isolated / "d"
     write_synthetic_dataset(root, "FashionMNIST", train_per_class=2, test_per_class=1)
@@ -391,7 +433,7 @@ def test_edits_to_what_was_handed_out_never_reach_the_next_call(isolated: Path, 
     expected = [(loader.images.clone(), loader.labels.clone()) for loader in first]
     edit(*first)
     again = load_data("MNIST", 8, root=isolated / "d", device="cpu")
-    for loader, (images, labels) in zip(again, expected):
+    for loader, (images, labels) in zip(again, expected, strict=True):
         assert torch.equal(loader.images, images) and torch.equal(loader.labels, labels)
 
 
@@ -401,7 +443,7 @@ def test_editing_a_test_batch_leaves_the_next_pass_alone(isolated: Path) -> None
     expected = [y.clone() for _, y in test_iter]
     for _, y in test_iter:
         y.fill_(9)
-    assert all(torch.equal(y, e) for (_, y), e in zip(test_iter, expected))
+    assert all(torch.equal(y, e) for (_, y), e in zip(test_iter, expected, strict=True))
 
 
 # --------------------------------------------------------------------------- finding the files

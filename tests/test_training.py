@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from torch import nn
 
 import cnn_course
-from cnn_course import ChanceLevelWarning, History, ShapeError, TrainingDiverged, train
-from cnn_course import load_data
+from cnn_course import ChanceLevelWarning, History, ShapeError, TrainingDiverged, load_data, train
 from cnn_course.callbacks import Callback
 from tests.synthetic import write_synthetic_dataset
 
@@ -169,7 +170,7 @@ def test_interrupt_during_training_marks_the_epoch(capsys: pytest.CaptureFixture
     assert len(history.step_losses) == 14 and len(history.test_acc) == 1
     assert_consistent(history)
     assert not history.completed and "interrupted in epoch 2" in history.summary()
-    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
     assert "interrupted while training epoch 2" in capsys.readouterr().out
 
 
@@ -305,6 +306,27 @@ def test_bf16_on_cpu_computes_in_bf16_and_learns() -> None:
     assert history.final_test_acc > 0.95
 
 
+@pytest.mark.skipif(not hasattr(torch.amp, "GradScaler"), reason="torch < 2.3 has no gradient scaler for the CPU")
+def test_fp16_steps_go_through_the_gradient_scaler(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A CPU falls back to fp32 for precision='fp16'; force fp16 to run the scaler's branch of the loop here.
+    from cnn_course import training
+
+    steps: list[int] = []
+    real = torch.amp.GradScaler
+
+    class CountingScaler(real):
+        def step(self, optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> Any:
+            steps.append(1)
+            return super().step(optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(training, "resolve_precision", lambda precision, device: ("fp16", None))
+    monkeypatch.setattr(torch.amp, "GradScaler", CountingScaler)
+    torch.manual_seed(0)
+    history = train(mlp(), blobs(), blobs(seed=1), epochs=3, lr=0.1, clip_grad_norm=1.0, **QUIET)
+    assert history.precision == "fp16" and len(steps) == 24
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0] and history.final_test_acc > 0.95
+
+
 def test_precision_falls_back_with_a_notice(capsys: pytest.CaptureFixture[str]) -> None:
     history = train(mlp(), blobs(1), None, epochs=1, lr=0.1, precision="fp16", **QUIET)
     assert history.precision == "fp32"
@@ -329,9 +351,11 @@ def test_auto_precision_matches_detection() -> None:
         (dict(epochs=1, lr=0.1, scheduler="step"), "scheduler='step' is unknown"),
         (dict(epochs=1, lr=0.1, clip_grad_norm=0), "clip_grad_norm must be None .* or a positive number"),
         (dict(epochs=1, lr=0.1, clip_grad_norm=True), "clip_grad_norm"),
-        (dict(epochs=1, lr=0.1, precision="half"), "precision must be one of 'fp32', 'bf16', 'fp16', 'auto', got 'half'"),
+        (dict(epochs=1, lr=0.1, precision="half"),
+         "precision must be one of 'fp32', 'bf16', 'fp16', 'auto', got 'half'"),
         (dict(epochs=1, lr=0.1, channels_last="yes"), "channels_last must be True or False"),
         (dict(epochs=1, lr=0.1, callbacks=[print]), "callbacks must hold cnn_course.callbacks.Callback"),
+        (dict(epochs=1, lr=0.1, callbacks=Callback()), "callbacks must be a list of cnn_course.callbacks.Callback"),
         (dict(epochs=1, lr=0.1, loss_fn="mse"), "loss_fn must be a function"),
     ],
 )
@@ -361,6 +385,182 @@ def test_bad_model_and_data() -> None:
         train(nn.ReLU(), blobs(1), None, epochs=1, lr=0.1)
     with pytest.raises(ValueError, match="train_iter must yield"):
         train(mlp(), 42, None, epochs=1, lr=0.1)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- bad input, answered before any step
+
+
+def images(n_batches: int = 3, batch: int = 8, scale: float = 1.0, dtype: torch.dtype = torch.float32) -> Batches:
+    """Batches of random 1x28x28 "images" with labels 0-9."""
+    g = torch.Generator().manual_seed(0)
+    return Batches([((torch.rand(batch, 1, 28, 28, generator=g) * scale).to(dtype),
+                     torch.randint(0, 10, (batch,), generator=g)) for _ in range(n_batches)])
+
+
+def flat_linear() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+
+
+def untouched(model: nn.Module) -> Callable[[], bool]:
+    """A check that ``model``'s parameters are still the ones it has now (no update was made)."""
+    before = [p.detach().clone() for p in model.parameters()]
+    return lambda: all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+class TwoOutputs(nn.Module):
+    """Returns (scores, extra), as a network with an auxiliary classifier might."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = flat_linear()
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.body(x), x
+
+
+@pytest.mark.parametrize(
+    "model, match",
+    [
+        (nn.Sequential(nn.Conv2d(1, 10, 28)),
+         r"model returned shape \(8, 10, 1, 1\).*\(8, classes\).*nn.Flatten\(\) at the end"),
+        (nn.Sequential(nn.Conv2d(1, 10, 5)),
+         r"model returned shape \(8, 10, 24, 24\).*nn.Flatten\(\) before the last nn.Linear"),
+        (TwoOutputs(), r"model returned a tuple, not a tensor.*return only the final scores"),
+        (nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Flatten(0)), r"shape \(80,\).*one score per class"),
+    ],
+)
+def test_model_output_that_is_not_n_by_classes(model: nn.Module, match: str) -> None:
+    same = untouched(model)
+    with pytest.raises(ValueError, match=match):
+        train(model, images(), None, epochs=1, lr=0.1, **QUIET)
+    assert same()
+    with pytest.raises(ValueError, match=match.replace("train_iter", "data_iter")):
+        cnn_course.evaluate(model, images())
+
+
+@pytest.mark.parametrize(
+    "relabel, match",
+    [
+        (lambda y: y[:, None], r"labels of batch 1 of train_iter \(epoch 1\) have shape \(8, 1\).*y.flatten\(\)"),
+        (lambda y: y.float(), r"labels of batch 1 of train_iter .* are torch.float32.*class numbers.*y.long\(\)"),
+        (lambda y: nn.functional.one_hot(y, 10), r"have shape \(8, 10\).*one-hot vectors\? give y.argmax\(dim=1\)"),
+        (lambda y: nn.functional.one_hot(y, 10).float(), r"are torch.float32.*one-hot vectors\? give y.argmax"),
+    ],
+)
+def test_labels_of_the_wrong_shape_or_dtype(relabel: Callable[[torch.Tensor], torch.Tensor], match: str) -> None:
+    data = Batches([(X, relabel(y)) for X, y in images().batches])
+    model = flat_linear()
+    same = untouched(model)
+    with pytest.raises(ValueError, match=match):
+        train(model, data, None, epochs=1, lr=0.1, **QUIET)
+    assert same()
+
+
+def test_integer_labels_of_any_width_are_class_numbers() -> None:
+    torch.manual_seed(0)
+    data = Batches([(X, y.to(torch.int32)) for X, y in blobs().batches])
+    assert train(mlp(), data, None, epochs=1, lr=0.1, **QUIET).epochs == 1
+    assert cnn_course.predict(mlp(), data)[1].dtype == torch.int64
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (images(scale=255, dtype=torch.uint8), r"images of batch 1 of train_iter .* are torch.uint8.*normalise them "
+                                               r"like cnn_course.load_data does.*normalize"),
+        (images(scale=255), r"images of batch 1 of train_iter .* reach 25\d\.\d+: they look like raw pixel values "
+                            r"0-255, not normalised.*like cnn_course.load_data does"),
+    ],
+)
+def test_images_that_are_not_normalised(data: Batches, match: str) -> None:
+    model = flat_linear()
+    same = untouched(model)
+    with pytest.raises(ValueError, match=match):
+        train(model, data, None, epochs=1, lr=0.1, **QUIET)
+    assert same()
+    with pytest.raises(ValueError, match=match.replace("train_iter .*", "data_iter")):
+        cnn_course.predict(model, data)
+
+
+def test_empty_batch_is_named_and_not_blamed_on_the_learning_rate() -> None:
+    empty = (torch.zeros(0, 1, 28, 28), torch.zeros(0, dtype=torch.long))
+    model = flat_linear()
+    same = untouched(model)
+    with pytest.raises(ValueError, match=r"batch 1 of train_iter \(epoch 1\) holds no images"):
+        train(model, Batches([empty] + images().batches), None, epochs=1, lr=0.1, **QUIET)
+    assert same()
+    with pytest.raises(ValueError, match=r"batch 4 of train_iter \(epoch 1\) holds no images") as info:
+        train(model, Batches(images().batches + [empty]), None, epochs=1, lr=0.1, **QUIET)
+    assert "learning rate" not in str(info.value)
+    with pytest.raises(ValueError, match="batch 2 of data_iter holds no images"):
+        cnn_course.evaluate(model, Batches(images(1).batches + [empty]))
+
+
+def test_nan_in_the_first_batch_stops_before_any_step() -> None:
+    data = images()
+    data.batches[0][0][3, 0, 5, 5] = float("nan")
+    model = flat_linear()
+    same = untouched(model)
+    with pytest.raises(ValueError, match=r"batch 1 of train_iter \(epoch 1\) holds 1 NaN or infinite pixel value.*"
+                                         r"found before any training step, so not the learning rate"):
+        train(model, data, None, epochs=1, lr=0.1, **QUIET)
+    assert same()
+
+
+def test_nan_in_a_later_batch_names_the_batch_not_the_learning_rate() -> None:
+    data = images(n_batches=5)
+    data.batches[3][0][0, 0, 0, 0] = float("inf")
+    with pytest.raises(TrainingDiverged, match=r"batch 4 of train_iter \(epoch 1\) holds NaN or infinite pixel "
+                                               r"values.*the data is broken, not the learning rate") as info:
+        train(flat_linear(), data, None, epochs=1, lr=0.01, **QUIET)
+    assert "lr=" not in str(info.value)
+    history = info.value.history
+    assert history.diverged and history.unfinished_epoch == 1 and len(history.step_losses) == 4
+
+
+@pytest.mark.parametrize(
+    "loss_fn, match",
+    [
+        (lambda y_hat, y: 2.3, r"loss_fn must return a scalar tensor.*nn.CrossEntropyLoss\(\); it returned a float"),
+        (lambda y_hat, y: nn.functional.cross_entropy(y_hat, y).item(), r"it returned a float \(no .item\(\)"),
+        (nn.CrossEntropyLoss(reduction="none"), r"it returned a tensor of shape \(32,\).*\.mean\(\)"),
+        (lambda y_hat, y: nn.functional.cross_entropy(y_hat.detach(), y), r"not connected to the model's output"),
+    ],
+)
+def test_loss_fn_that_does_not_return_a_scalar_tensor(loss_fn: Callable, match: str) -> None:
+    model = mlp()
+    same = untouched(model)
+    with pytest.raises(ValueError, match=match):
+        train(model, blobs(), None, epochs=1, lr=0.1, loss_fn=loss_fn, **QUIET)
+    assert same()
+
+
+def test_non_finite_first_loss_is_not_blamed_on_the_learning_rate() -> None:
+    model = mlp()
+    with torch.no_grad():
+        model[2].weight.fill_(float("nan"))  # as after a run that diverged
+    with pytest.raises(ValueError, match=r"loss of the first batch is nan before any update, so the learning rate is "
+                                         r"not the cause.*create the model again"):
+        train(model, blobs(), None, epochs=1, lr=0.1, **QUIET)
+
+
+def test_the_costly_checks_run_on_the_first_batch_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cnn_course import batches, training
+
+    calls: dict[str, int] = {"values": 0, "labels": 0, "loss": 0}
+
+    def counting(name: str, check: Callable) -> Callable:
+        def wrapped(*args: Any) -> Any:
+            calls[name] += 1
+            return check(*args)
+        return wrapped
+
+    monkeypatch.setattr(batches, "_check_values", counting("values", batches._check_values))
+    monkeypatch.setattr(training, "check_labels", counting("labels", training.check_labels))
+    monkeypatch.setattr(training, "check_loss", counting("loss", training.check_loss))
+    torch.manual_seed(0)
+    train(mlp(), blobs(), None, epochs=3, lr=0.1, **QUIET)
+    assert calls == {"values": 1, "labels": 1, "loss": 1}
 
 
 def test_history_refuses_inconsistent_lists() -> None:
