@@ -32,6 +32,7 @@ import cnn_course
 from cnn_course.callbacks import Callback
 from cnn_course.history import History
 from cnn_course.models import AlexNet, init_he
+from cnn_course.results import check_output
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "alexnet224-cpu.json"
@@ -163,9 +164,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.log_every < 0:
         parser.error(f"--log-every must be 0 or a positive number, got {args.log_every}")
-    for path in (args.out, args.save_model):
-        if path and Path(path).exists() and not args.force:
-            parser.error(f"{path} exists; pass --force to replace it, or choose another path")
+    for option, path in (("--out", args.out), ("--save-model", args.save_model)):
+        try:  # before training: a result that cannot be written would be lost after the run
+            if path:
+                check_output(Path(path).parent, [path], force=args.force, option=option)
+        except ValueError as err:
+            parser.exit(2, f"{parser.prog}: error: {err}\n")
     for option in ("epochs", "train_size", "test_size", "batch_size", "threads"):
         value = getattr(args, option)
         if value is not None and value < 1:

@@ -36,6 +36,7 @@ import cnn_course
 from benchmarks.alexnet224_long import cpu_name, without_folder
 from benchmarks.memory_probe import current_rss_mb, peak_rss_mb
 from cnn_course.models import AlexNet, init_he
+from cnn_course.results import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_LR = 0.01  # speed does not depend on the learning rate; a small one keeps a short run finite
@@ -189,9 +190,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                       f"{s['rounds']} alternating rounds", "",
                   "img/s: median over rounds; vs fp32: median of the per-round ratios to fp32 at 224; memory: peak "
                   "resident memory of a fresh process running only that variant, and in brackets the increase "
-                  "over the same process with torch, the model and the data loaded.", "",
-                  "| variant | input | precision | img/s | vs fp32 | peak memory, MB |",
-                  "|---|---|---|---:|---:|---:|"]
+                  "over the same process with torch, the model and the data loaded.", ""]
+        cells = []
         for row in speed.values():
             mem = row.get("memory")
             shown = ("—" if not mem else "error" if "error" in mem
@@ -200,17 +200,19 @@ def render_markdown(report: dict[str, Any]) -> str:
             used = row["precision_used"] + ("" if row["precision_used"] == row["precision_asked"]
                                             else f" (asked {row['precision_asked']})")
             layout = ", channels_last" if row["channels_last"] else ""
-            lines.append(f"| {row['label']} | 1x{row['image_size']}x{row['image_size']} | {used}{layout} | "
-                         f"{row['img_per_sec']:,.1f} | {ratio} | {shown} |")
+            cells.append([row["label"], f"1x{row['image_size']}x{row['image_size']}", used + layout,
+                          f"{row['img_per_sec']:,.1f}", ratio, shown])
+        lines.append(markdown_table(["variant", "input", "precision", "img/s", "vs fp32", "peak memory, MB"], cells,
+                                    align="lllrrr"))
     acc = report.get("accuracy")
     if acc:
         lines += ["", f"## Accuracy: fp32 vs bf16, {acc['steps']} steps of batch {acc['batch_size']} at 112x112", "",
                   f"Recipe: {acc['recipe']}.", f"Train: {acc['train']}.", f"Test: {acc['test']}.", "",
-                  "| precision asked | precision used | test accuracy | final train loss | training s | img/s |",
-                  "|---|---|---:|---:|---:|---:|"]
-        for asked, run in acc["runs"].items():
-            lines.append(f"| {asked} | {run['precision_used']} | {100 * run['test_acc']:.2f} % | {run['train_loss']:.4f} | "
-                         f"{run['seconds']:.1f} | {run['img_per_sec']:,.1f} |")
+                  markdown_table(
+                      ["precision asked", "precision used", "test accuracy", "final train loss", "training s", "img/s"],
+                      [[asked, run["precision_used"], f"{100 * run['test_acc']:.2f} %", f"{run['train_loss']:.4f}",
+                        f"{run['seconds']:.1f}", f"{run['img_per_sec']:,.1f}"] for asked, run in acc["runs"].items()],
+                      align="llrrrr")]
         lines += ["", f"bf16 - fp32: **{acc['difference_points']:+.2f}** percentage points (one seed)."]
     return "\n".join(lines) + "\n"
 

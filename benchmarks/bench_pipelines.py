@@ -30,6 +30,7 @@ import torch
 from benchmarks.flops import TRAIN_FLOPS_PER_MAC, known_peak_tflops, matmul_peak_tflops
 from benchmarks.pipelines import SPECS, build_pipeline, ensure_data, fresh_models, sync
 from cnn_course.models import count_macs
+from cnn_course.results import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_STEPS = {
@@ -197,28 +198,28 @@ def render_markdown(report: dict[str, Any]) -> str:
     ratio_keys = [k for k in ("course/source", "course_fast/source", "course/model", "course_fast/model_fast")
                   if any(k in r["ratios"] for r in rows)]
     head += ratio_keys
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * 4 + "---:|" * (len(head) - 4)]
-    for r in rows:
-        cells = [r["model"], str(r["batch_size"]), r["image"], str(r["steps"])]
-        cells += [f"{r['pipelines'][p]['img_per_sec']:,.0f}" for p in pipelines]
-        cells += [f"**{r['ratios'][k]['median']:.2f}x**" if k in r["ratios"] else "—" for k in ratio_keys]
-        lines.append("| " + " | ".join(cells) + " |")
+    speed_rows = [[r["model"], r["batch_size"], r["image"], r["steps"],
+                   *(f"{r['pipelines'][p]['img_per_sec']:,.0f}" for p in pipelines),
+                   *(f"**{r['ratios'][k]['median']:.2f}x**" if k in r["ratios"] else "—" for k in ratio_keys)]
+                  for r in rows]
+    lines.append(markdown_table(head, speed_rows, align="llll" + "r" * (len(head) - 4)))
     mem_title = ("peak GPU memory above what was allocated before, MB" if device == "cuda"
-                 else "peak resident memory of a fresh process running only that pipeline, MB (+ over Python, torch and the model)")
-    lines += ["", f"## Memory ({mem_title})", "", "| model | " + " | ".join(LABELS[p] for p in pipelines) + " |",
-              "|---|" + "---:|" * len(pipelines)]
-    for r in rows:
-        lines.append(f"| {r['model']} | " + " | ".join(_fmt_mem(r["pipelines"][p]) for p in pipelines) + " |")
+                 else "peak resident memory of a fresh process running only that pipeline, MB "
+                      "(+ over Python, torch and the model)")
+    lines += ["", f"## Memory ({mem_title})", "",
+              markdown_table(["model", *(LABELS[p] for p in pipelines)],
+                             [[r["model"], *(_fmt_mem(r["pipelines"][p]) for p in pipelines)] for r in rows],
+                             align="l" + "r" * len(pipelines))]
+
+    def share(e: dict[str, Any]) -> str:
+        spec = f", {100 * e['frac_of_spec_peak']:.1f} % of spec" if "frac_of_spec_peak" in e else ""
+        return f"{e['tflops'] * 1000:,.1f} GFLOP/s = {100 * e['frac_of_measured_peak']:.1f} % ({e['peak_dtype']}){spec}"
+
     lines += ["", "## Arithmetic: share of the device's peak reached by a training step", "",
-              "| model | forward MMACs/img | train GFLOP/img | " + " | ".join(LABELS[p] for p in pipelines) + " |",
-              "|---|---:|---:|" + "---:|" * len(pipelines)]
-    for r in rows:
-        cells = []
-        for p in pipelines:
-            e = r["pipelines"][p]
-            spec = f", {100 * e['frac_of_spec_peak']:.1f} % of spec" if "frac_of_spec_peak" in e else ""
-            cells.append(f"{e['tflops'] * 1000:,.1f} GFLOP/s = {100 * e['frac_of_measured_peak']:.1f} % ({e['peak_dtype']}){spec}")
-        lines.append(f"| {r['model']} | {r['macs_forward'] / 1e6:,.2f} | {r['gflop_per_image_train']:.4f} | " + " | ".join(cells) + " |")
+              markdown_table(["model", "forward MMACs/img", "train GFLOP/img", *(LABELS[p] for p in pipelines)],
+                             [[r["model"], f"{r['macs_forward'] / 1e6:,.2f}", f"{r['gflop_per_image_train']:.4f}",
+                               *(share(r["pipelines"][p]) for p in pipelines)] for r in rows],
+                             align="lrr" + "r" * len(pipelines))]
     goals = []
     for r in rows:
         goal = GOALS.get((device, r["model"]))

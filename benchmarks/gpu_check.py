@@ -30,6 +30,7 @@ import torch
 import cnn_course
 from benchmarks import bench_pipelines
 from benchmarks.pipelines import SPECS, ensure_data
+from cnn_course.results import markdown_table
 
 REPO = Path(__file__).resolve().parents[1]
 # (model, source learning rate, epochs on a GPU): the source's recipes, shortened.
@@ -71,20 +72,21 @@ def _pct(value: Any) -> str:
 
 def render_accuracy(rows: Sequence[dict[str, Any]]) -> str:
     """The accuracy check as a Markdown section."""
-    lines = ["## Accuracy: fp32 vs bf16 autocast + channels-last (same seed, same data order)", "",
-             "| model | epochs | lr | fp32 test acc | bf16+CL test acc | difference (points) | fp32 img/s | bf16+CL img/s "
-             "| notes |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    header = ["model", "epochs", "lr", "fp32 test acc", "bf16+CL test acc", "difference (points)", "fp32 img/s",
+              "bf16+CL img/s", "notes"]
+    cells: list[list[Any]] = []
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['model']} | — | — | error: {r['error']} | | | | | |")
+            cells.append([r["model"], "—", "—", f"error: {r['error']}", "", "", "", "", ""])
             continue
         diff = "—" if r["diff_points"] is None else f"{r['diff_points']:+.2f}"
         notes = [f"{label}: " + ("diverged" if r.get(f"{label}_note") else "chance-level epoch")
                  for label in ("fp32", "bf16_cl") if r.get(f"{label}_note") or r[label]["notes"]]
-        lines.append(f"| {r['model']} | {r['epochs']} | {r['lr']} | {_pct(r['fp32']['test_acc'])} "
-                     f"| {_pct(r['bf16_cl']['test_acc'])} | {diff} | {r['fp32']['img_per_sec']:,.0f} "
-                     f"| {r['bf16_cl']['img_per_sec']:,.0f} | {'; '.join(notes) or '—'} |")
+        cells.append([r["model"], r["epochs"], r["lr"], _pct(r["fp32"]["test_acc"]), _pct(r["bf16_cl"]["test_acc"]),
+                      diff, f"{r['fp32']['img_per_sec']:,.0f}", f"{r['bf16_cl']['img_per_sec']:,.0f}",
+                      "; ".join(notes) or "—"])
+    lines = ["## Accuracy: fp32 vs bf16 autocast + channels-last (same seed, same data order)", "",
+             markdown_table(header, cells, align="lrrrrrrrl")]
     lines += ["", "Measured on:"] + [f"- {r['model']}: {r['data']} ({r.get('data_source', '')})" for r in rows if "data" in r]
     return "\n".join(lines) + "\n"
 

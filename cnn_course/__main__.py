@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from .config import PROFILE_ENV, PROFILES
 
@@ -32,7 +34,7 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad value raises :class:`UsageError` instead of printing usage and exiting."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -42,7 +44,8 @@ def _positive_seconds(text: str) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number of seconds per cell, such as 600; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be a positive whole number of seconds per cell, such as 600; got {text!r}")
     return value
 
 
@@ -51,8 +54,8 @@ def _error(message: str) -> int:
     return 2
 
 
-def _chapters(folder: str | None) -> dict:
-    from .runner import default_notebooks_dir, find_chapters
+def _chapters(folder: str | None) -> dict[str, Path]:
+    from .chapters import default_notebooks_dir, find_chapters
 
     return find_chapters(folder or default_notebooks_dir())
 
@@ -89,7 +92,8 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .runner import RunInterrupted, RunnerError, resolve_chapters, run_chapters
+    from .chapters import ChapterError, resolve_chapters
+    from .runner import RunInterrupted, RunnerError, run_chapters
 
     profile = args.profile
     if profile is None:
@@ -104,7 +108,7 @@ def _run(args: argparse.Namespace) -> int:
         stems = resolve_chapters(args.chapters, chapters)
         runs, paths = run_chapters(stems, chapters, profile=profile, out_dir=args.out, force=args.force,
                                    timeout=args.timeout, kernel_name=args.kernel)
-    except RunnerError as err:
+    except (ChapterError, RunnerError) as err:
         return _error(str(err))
     except RunInterrupted as stop:
         during = f" during {stop.chapter}" if stop.chapter else ""
@@ -132,14 +136,15 @@ def _add_list(sub: argparse._SubParsersAction) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .runner import RunnerError
+    from .chapters import CHAPTERS, ChapterError
 
     try:
         chapters = _chapters(args.notebooks)
-    except RunnerError as err:
+    except ChapterError as err:
         return _error(str(err))
+    titles = {chapter.stem: chapter.title for chapter in CHAPTERS}
     for stem, path in chapters.items():
-        print(f"{stem}  ({path})")
+        print(f"{stem}  {titles[stem]}  ({path})" if stem in titles else f"{stem}  ({path})")
     return 0
 
 

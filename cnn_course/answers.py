@@ -27,10 +27,12 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
+from .chapters import default_notebooks_dir, find_chapters, resolve_chapters
 from .exercise_types import CodeExercise, Feedback
 from .exercises import exercises
+from .results import check_output
 
 __all__ = [
     "DEFAULT_OUT",
@@ -129,7 +131,8 @@ def find_exercises(notebook: dict[str, Any], name: str = "notebook") -> list[Exe
             first = skeleton
         title = first - 1
         if title < 0 or cells[title]["cell_type"] != "markdown" or _TITLE.format(key=key) not in _source(cells[title]):
-            raise ValueError(f"{where}: the cell before the exercise must be markdown containing {_TITLE.format(key=key)}")
+            raise ValueError(
+                f"{where}: the cell before the exercise must be markdown containing {_TITLE.format(key=key)}")
         found.append(ExerciseCells(key, title, skeleton, index, arg))
     return found
 
@@ -176,7 +179,7 @@ def answer_notebook(notebook: dict[str, Any], name: str = "notebook") -> dict[st
     return answered
 
 
-def _is_check_call(node: ast.stmt) -> bool:
+def _is_check_call(node: ast.stmt) -> TypeGuard[ast.Expr]:
     return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
             and ast.unparse(node.value.func) == "cnn_course.check")
 
@@ -228,7 +231,7 @@ def write_answers(chapters: dict[str, Path], out_dir: str | Path = DEFAULT_OUT, 
     """Write an answered copy of each chapter notebook into ``out_dir``.
 
     Args:
-        chapters: ``{stem: path}`` of the notebooks to answer (see ``runner.find_chapters``).
+        chapters: ``{stem: path}`` of the notebooks to answer (see :func:`cnn_course.chapters.find_chapters`).
         out_dir: folder for the copies (created when missing); never the notebooks' own folder.
         force: replace copies left by an earlier run; without it, existing files are an error.
         check: also run each copy's exercise cells in this process and report every check that fails.
@@ -237,17 +240,16 @@ def write_answers(chapters: dict[str, Path], out_dir: str | Path = DEFAULT_OUT, 
         The paths written, and one line per failed check (empty when all pass or ``check`` is False).
 
     Raises:
-        FileExistsError: when a copy exists already and ``force`` is False (nothing is written then).
-        ValueError: when ``out_dir`` is a notebooks folder, or a notebook breaks the exercise pattern.
+        ValueError: before anything is answered or written, when ``out_dir`` is a notebooks folder, is
+            or lies under a file, cannot be written, or holds copies already (without ``force``);
+            or when a notebook breaks the exercise pattern.
     """
     out = Path(out_dir)
     sources = {path.resolve().parent for path in chapters.values()}
     if out.resolve() in sources:
         raise ValueError(f"--out {out} is the notebooks' own folder; choose another (default: {DEFAULT_OUT})")
     targets = {stem: out / path.name for stem, path in chapters.items()}
-    existing = [str(p) for p in targets.values() if p.exists()]
-    if existing and not force:
-        raise FileExistsError(f"{', '.join(existing)} already exist; add --force to replace them")
+    check_output(out, targets.values(), force=force)
     answered = {stem: answer_notebook(_read(path), path.name) for stem, path in chapters.items()}
     failures = []
     if check:
@@ -264,14 +266,12 @@ def run_command(args: argparse.Namespace) -> int:
 
     ``args`` has ``chapters``, ``notebooks``, ``out``, ``force`` and ``check`` (see ``cnn_course.__main__``).
     """
-    from .runner import default_notebooks_dir, find_chapters, resolve_chapters
-
     try:
         chapters = find_chapters(args.notebooks or default_notebooks_dir())
         stems = resolve_chapters(args.chapters, chapters)
         paths, failures = write_answers({s: chapters[s] for s in stems}, args.out, force=args.force,
                                         check=args.check)
-    except (FileExistsError, ValueError) as err:  # the runner's ChapterError is a ValueError
+    except ValueError as err:  # a ChapterError too
         print(f"error: {err}", file=sys.stderr)
         return 2
     for path in paths:

@@ -1,11 +1,11 @@
-"""Names of the environment variables the course reads, and the profiles one of them takes, in one place.
+"""Names of the environment variables a user sets for the course, and the profiles one of them takes, in one place.
 
 Kept free of heavy imports: the command line reads it before it needs torch.
 """
 
 from __future__ import annotations
 
-__all__ = ["CHAPTER_ENV", "DATA_ENV", "PROFILES", "PROFILE_ENV", "RESULTS_ENV"]
+__all__ = ["DATA_ENV", "PROFILES", "PROFILE_ENV"]
 
 #: The profiles, from least to most training.
 PROFILES = ("smoke", "quick", "full")
@@ -13,7 +13,3 @@ PROFILES = ("smoke", "quick", "full")
 PROFILE_ENV = "CNN_COURSE_PROFILE"
 #: A folder holding ``MNIST/raw/`` and ``FashionMNIST/raw/`` (see :mod:`cnn_course.datasets`).
 DATA_ENV = "CNN_COURSE_DATA"
-#: A JSON-lines file that :func:`cnn_course.record_result` appends to (set by the headless runner).
-RESULTS_ENV = "CNN_COURSE_RESULTS"
-#: The chapter a notebook kernel runs (set by the headless runner).
-CHAPTER_ENV = "CNN_COURSE_CHAPTER"

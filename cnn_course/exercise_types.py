@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence, Union
+from typing import Any
 
 import torch
 
@@ -79,7 +80,7 @@ class Exercise:
                 given = given.tolist()
             if not isinstance(given, (tuple, list)) or len(given) != len(expected):
                 return False
-            return all(self.matches(e, g) for e, g in zip(expected, given))
+            return all(self.matches(e, g) for e, g in zip(expected, given, strict=True))
         return given == expected
 
     def check(self, answer: Any) -> Feedback:
@@ -138,4 +139,4 @@ class CodeExercise:
         return self.solution
 
 
-AnyExercise = Union[Exercise, CodeExercise]
+AnyExercise = Exercise | CodeExercise

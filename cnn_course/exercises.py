@@ -2,23 +2,40 @@
 
 A notebook cell prints the question with ``exercise("01-1")``, checks an answer with ``check("01-1", 12)``
 (or a function with ``check("01-corr2d", corr2d)``) and, if wanted, prints ``solution("01-1")``.
-The exercises themselves are data in ``exercise_bank``, collected the first time one is asked for.
+The exercises themselves are data in ``exercise_bank``, one module per chapter as
+:data:`cnn_course.chapters.CHAPTERS` lists them, collected the first time one is asked for.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from . import exercise_bank
+from .chapters import CHAPTERS, Chapter
 from .exercise_types import AnyExercise, CodeExercise, Exercise, Feedback
 
-__all__ = ["CodeExercise", "Exercise", "Feedback", "check", "exercise", "exercises", "solution"]
+__all__ = ["CodeExercise", "Exercise", "Feedback", "check", "collect", "exercise", "exercises", "solution"]
 
 
-@lru_cache(maxsize=None)
+def collect(chapters: Sequence[Chapter] = CHAPTERS) -> dict[str, AnyExercise]:
+    """Return every exercise of ``chapters`` by key, in course order.
+
+    Raises:
+        ValueError: when two exercises share a key.
+    """
+    found: dict[str, AnyExercise] = {}
+    for chapter in chapters:
+        for item in chapter.exercises():
+            if item.key in found:
+                raise ValueError(f"exercise key {item.key!r} is used twice (again in {chapter.stem})")
+            found[item.key] = item
+    return found
+
+
+@cache
 def _registry() -> dict[str, AnyExercise]:
-    return exercise_bank.collect()
+    return collect()
 
 
 def exercises() -> dict[str, AnyExercise]:

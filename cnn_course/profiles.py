@@ -1,32 +1,54 @@
 """Run profiles: how much each chapter trains (``smoke``, ``quick`` or ``full``).
 
-Settings flow one way: the environment (set by the user or by ``python -m cnn_course run``) is read
-once, by :func:`choose_settings`; everything after that, :func:`cnn_course.record_result` included,
-takes the :class:`Settings` the notebook chose.
+Settings flow one way: the profile is read once, by :func:`choose_settings`, from :func:`use_profile`
+(which ``python -m cnn_course run`` calls in each kernel) or else the user's environment variable;
+everything after that, :func:`cnn_course.record_result` included, takes the :class:`Settings` the
+notebook chose.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
 from .config import PROFILE_ENV, PROFILES
 
-__all__ = ["PROFILES", "Settings", "choose_settings", "get_profile"]
+__all__ = ["PROFILES", "Settings", "choose_settings", "get_profile", "use_profile"]
+
+# The profile use_profile chose for this process; None: read the environment.
+_chosen: str | None = None
+
+
+def use_profile(profile: str | None) -> None:
+    """Make every later :func:`choose_settings` in this process use ``profile`` (None: the environment again).
+
+    ``python -m cnn_course run --profile quick`` calls ``use_profile("quick")`` in each notebook's
+    kernel before the first cell, so that its choice wins over the environment.
+
+    Raises:
+        ValueError: for a name that is not a profile.
+    """
+    global _chosen
+    if profile is not None and profile not in PROFILES:
+        raise ValueError(f"profile={profile!r} is not a profile; use one of {', '.join(PROFILES)}")
+    _chosen = profile
 
 
 def get_profile() -> str:
-    """Return the active profile from the environment, else ``full`` with CUDA, else ``quick``.
+    """Return the active profile: the one :func:`use_profile` chose, else the environment's, else full or quick.
 
-    The variable is named by :data:`cnn_course.config.PROFILE_ENV`. Notebooks call this once,
-    through :func:`choose_settings`.
+    Without either, the profile is ``full`` where CUDA is available and ``quick`` elsewhere. The variable
+    is named by :data:`cnn_course.config.PROFILE_ENV`. Notebooks call this once, through :func:`choose_settings`.
 
     Raises:
         ValueError: when the environment variable holds something other than a profile name.
     """
+    if _chosen is not None:
+        return _chosen
     value = os.environ.get(PROFILE_ENV, "").strip().lower()
     if value:
         if value not in PROFILES:

@@ -1,17 +1,104 @@
-"""One line per trained recipe: printed for the reader, and saved for ``python -m cnn_course run``."""
+"""Results of the chapters' trainings: one typed record per trained recipe, printed, saved, read back and tabulated.
+
+A notebook calls :func:`record_result`, which prints the result for the reader and, when the runner
+asked for it with :func:`save_results_to`, appends it to a JSON-lines file. The runner reads that
+file back with :func:`read_results` and renders the chapter table; every Markdown table of the course
+and its benchmarks is written by :func:`markdown_table`. :func:`check_output` checks where results
+will go before any work starts.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .config import CHAPTER_ENV, RESULTS_ENV
-from .profiles import Settings
 from .history import History
+from .profiles import Settings
 
-__all__ = ["record_result"]
+__all__ = [
+    "NotebookRun",
+    "Result",
+    "chapter_rows",
+    "check_output",
+    "markdown_table",
+    "read_results",
+    "record_result",
+    "render_chapter_table",
+    "save_results_to",
+]
+
+
+@dataclass(frozen=True)
+class Result:
+    """One trained recipe's result, as :func:`record_result` printed and saved it.
+
+    Attributes:
+        chapter: the chapter's notebook stem when the runner ran it (``"03_lenet"``), else ``""``.
+        recipe: a short name such as ``"source"`` or ``"improved"``.
+        profile: the profile the notebook's settings were chosen for.
+        settings: the chapter's settings for that profile (``epochs``, ``batch_size``, ...).
+        data: what the test accuracy was measured on (the test iterator's ``describe()``).
+        test_acc: accuracy after the last completed epoch (None when no epoch completed).
+        epochs: completed epochs.
+        interrupted: whether Ctrl-C stopped the training.
+        stop_reason: why training ended early (``"interrupted in epoch 3"``), else ``""``.
+        seconds: training time.
+        img_per_sec: mean training throughput.
+        device: where training ran.
+        precision: the arithmetic training used: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+    """
+
+    chapter: str
+    recipe: str
+    profile: str
+    settings: dict[str, Any]
+    data: str
+    test_acc: float | None
+    epochs: int
+    interrupted: bool = False
+    stop_reason: str = ""
+    seconds: float = 0.0
+    img_per_sec: float = 0.0
+    device: str = ""
+    precision: str = "fp32"
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Result:
+        """Build a Result from a saved line; keys it does not know are ignored.
+
+        Raises:
+            TypeError: when a field without a default is missing.
+        """
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in record.items() if key in known})
+
+
+# Where record_result saves, as the runner set it in the kernel: (JSON-lines file, chapter stem).
+_target: tuple[Path, str] | None = None
+
+
+def save_results_to(path: str | os.PathLike[str] | None, chapter: str = "") -> None:
+    """Make every later :func:`record_result` in this process append its result to ``path``.
+
+    ``python -m cnn_course run`` calls this in each notebook's kernel before the first cell;
+    ``save_results_to(None)`` stops saving.
+
+    Args:
+        path: a JSON-lines file (created when missing), or None.
+        chapter: the notebook stem to label each result with.
+
+    Raises:
+        ValueError: when ``chapter`` is not a string.
+    """
+    global _target
+    if not isinstance(chapter, str):
+        raise ValueError(f"chapter must be a notebook stem such as '03_lenet', got {chapter!r}")
+    _target = None if path is None else (Path(path), chapter)
 
 
 def _epochs_phrase(history: History) -> str:
@@ -23,15 +110,13 @@ def _epochs_phrase(history: History) -> str:
     return f"after {done} epoch{plural}"
 
 
-def record_result(recipe: str, history: History, test_iter: Any, *, settings: Settings) -> dict[str, Any]:
+def record_result(recipe: str, history: History, test_iter: Any, *, settings: Settings) -> Result:
     """Print the test accuracy of a trained recipe with the data it was measured on, and save it.
 
-    The profile comes from ``settings`` (what the notebook chose), never from the environment.
-    Under ``python -m cnn_course run`` the runner names a results file and the chapter in the
-    kernel's environment (:data:`cnn_course.config.RESULTS_ENV`, :data:`cnn_course.config.CHAPTER_ENV`);
-    the result is then appended to that file as one JSON line, labelled with the chapter.
-    A training that was interrupted or diverged is reported as such ("after 2 completed epochs
-    (interrupted in epoch 3)"): the accuracy is that of the last completed epoch.
+    The profile comes from ``settings`` (what the notebook chose). The result is saved only where
+    :func:`save_results_to` asked for it (the runner does, in each kernel). A training that was
+    interrupted or diverged is reported as such ("after 2 completed epochs (interrupted in epoch 3)"):
+    the accuracy is that of the last completed epoch.
 
     Args:
         recipe: a short name such as ``"source"`` or ``"improved"``.
@@ -40,11 +125,11 @@ def record_result(recipe: str, history: History, test_iter: Any, *, settings: Se
         settings: what :func:`cnn_course.choose_settings` returned for this chapter.
 
     Returns:
-        The recorded fields as a dict (``chapter`` is ``""`` outside the runner).
+        The :class:`Result` (its ``chapter`` is ``""`` outside the runner).
 
     Raises:
         ValueError: when ``recipe`` is empty, ``history`` is not a History or ``settings`` not Settings.
-        OSError: when the runner's results file cannot be written.
+        OSError: when the results file cannot be written.
     """
     if not isinstance(recipe, str) or not recipe.strip():
         raise ValueError(f'recipe must be a short name such as "source" or "improved", got {recipe!r}')
@@ -57,33 +142,215 @@ def record_result(recipe: str, history: History, test_iter: Any, *, settings: Se
         )
     describe = getattr(test_iter, "describe", None)
     data = describe() if callable(describe) else type(test_iter).__name__
-    result = {
-        "chapter": os.environ.get(CHAPTER_ENV, ""),  # a label only: the runner knows which notebook it runs
-        "recipe": recipe,
-        "profile": settings.profile,
-        "settings": {k: v for k, v in vars(settings).items() if k != "profile"},
-        "data": data,
-        "test_acc": history.final_test_acc,
-        "epochs": history.epochs,
-        "interrupted": history.interrupted,
-        "stop_reason": history.stop_reason,
-        "seconds": round(history.seconds, 1),
-        "img_per_sec": round(history.mean_img_per_sec, 1),
-        "device": history.device,
-        "precision": history.precision,
-    }
+    result = Result(
+        chapter=_target[1] if _target else "",
+        recipe=recipe,
+        profile=settings.profile,
+        settings={k: v for k, v in vars(settings).items() if k != "profile"},
+        data=data,
+        test_acc=history.final_test_acc,
+        epochs=history.epochs,
+        interrupted=history.interrupted,
+        stop_reason=history.stop_reason,
+        seconds=round(history.seconds, 1),
+        img_per_sec=round(history.mean_img_per_sec, 1),
+        device=history.device,
+        precision=history.precision,
+    )
     acc = "n/a" if history.final_test_acc is None else f"{100 * history.final_test_acc:.2f} %"
     print(f"[{recipe}] test accuracy {acc} {_epochs_phrase(history)}, measured on: {data}")
     in_precision = "" if history.precision == "fp32" else f", in {history.precision}"  # fp32 is the default
     print(f"[{recipe}] {history.seconds:.1f} s of training, {history.mean_img_per_sec:,.0f} img/s on {history.device}"
           f"{in_precision}")
-    target = os.environ.get(RESULTS_ENV)
-    if target:
-        path = Path(target)
+    if _target is not None:
+        path = _target[0]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
+                fh.write(json.dumps(asdict(result), ensure_ascii=False, default=str) + "\n")
         except OSError as err:
-            raise OSError(f"could not save the result to {path} (named by {RESULTS_ENV}): {err}") from err
+            raise OSError(f"could not save the result to {path} (named by save_results_to): {err}") from err
     return result
+
+
+def read_results(path: str | os.PathLike[str]) -> list[Result]:
+    """Read the results :func:`record_result` saved in ``path`` (a missing file gives ``[]``).
+
+    Lines that are not results are skipped with a warning (a notebook killed mid-write).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    results = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            results.append(Result.from_dict(json.loads(line)))
+        except (json.JSONDecodeError, TypeError, AttributeError):
+            warnings.warn(f"{path}:{number} is not a result line; skipped", stacklevel=2)
+    return results
+
+
+# --------------------------------------------------------------------------- where results go
+
+
+def check_output(
+    folder: str | os.PathLike[str], files: Iterable[str | os.PathLike[str]] = (), *, force: bool = False,
+    option: str = "--out",
+) -> None:
+    """Check, before any work starts, that files can be written in ``folder`` and none is replaced unasked.
+
+    The folder may not exist yet; it must not be a file or lie under one, and it (or the folder it
+    will be made in) must be writable.
+
+    Args:
+        folder: where the files will be written.
+        files: the files that will be written; an existing one is an error unless ``force``.
+        force: allow replacing existing files.
+        option: the command-line option that names the place, for the messages.
+
+    Raises:
+        ValueError: one line saying what is wrong and what to do.
+    """
+    folder = Path(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == folder and not folder.is_dir():
+        raise ValueError(f"the output folder {folder} is a file; choose another {option}")
+    if not existing.is_dir():
+        raise ValueError(f"the output folder {folder} would lie under the file {existing}; choose another {option}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write in {existing} (no permission); choose another {option}")
+    paths = [Path(f) for f in files]
+    folders = [path for path in paths if path.is_dir()]
+    if folders:
+        raise ValueError(f"{folders[0]} is a folder, where a file is to be written; choose another {option}")
+    found = [path for path in paths if path.exists()]
+    if len(found) == 1 and not force:
+        raise ValueError(f"{found[0]} exists from an earlier run; add --force to replace it, "
+                         f"or choose another {option}")
+    if found and not force:
+        raise ValueError(f"{found[0]} and {len(found) - 1} more file(s) exist from an earlier run; add --force to "
+                         f"replace them, or choose another {option}")
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "") -> str:
+    """Render a Markdown table (no trailing newline); ``|`` inside a cell is escaped.
+
+    Args:
+        header: the column titles.
+        rows: one sequence of cells per row, each turned into text with ``str``.
+        align: one letter per column, ``l`` or ``r`` (right: numbers); missing letters mean ``l``.
+    """
+    def line(cells: Sequence[Any]) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+    rule = "|" + "|".join("---:" if align[i:i + 1] == "r" else "---" for i in range(len(header))) + "|"
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+@dataclass
+class NotebookRun:
+    """What happened when the runner executed one chapter notebook.
+
+    Attributes:
+        chapter: the notebook's stem, e.g. ``"03_lenet"``.
+        notebook: path of the notebook that was run (never modified).
+        executed: path of the executed copy (also written when the notebook failed).
+        status: ``"ok"`` or ``"failed"``.
+        error: what went wrong and in which cell
+            (``"ZeroDivisionError: division by zero, in cell 3 (`1 / 0`)"``), or ``""``.
+        wall_seconds: time from kernel start to the last cell.
+        results: what the notebook recorded with :func:`record_result`.
+        profile: the profile the runner asked for.
+    """
+
+    chapter: str
+    notebook: str
+    executed: str
+    status: str = "ok"
+    error: str = ""
+    wall_seconds: float = 0.0
+    results: list[Result] = field(default_factory=list)
+    profile: str = ""
+
+
+def _pct(value: Any) -> str:
+    return f"{100 * value:.2f} %" if isinstance(value, (int, float)) else "—"
+
+
+def _num(value: Any, fmt: str) -> str:
+    return format(value, fmt) if isinstance(value, (int, float)) else "—"
+
+
+def chapter_rows(runs: Iterable[NotebookRun]) -> list[dict[str, Any]]:
+    """Build one table row per chapter run.
+
+    Each row has chapter, status, error, profile, data, device, epochs, stopped (which recipe's
+    training ended early and how, e.g. ``"source interrupted in epoch 3"``), source_acc, improved_acc,
+    gain (points), source/improved seconds and img/s, notebook_seconds and other_recipes. When a recipe
+    was recorded twice, the last record wins.
+    """
+    rows = []
+    for run in runs:
+        by_recipe = {result.recipe: result for result in run.results}
+        src, imp = by_recipe.get("source"), by_recipe.get("improved")
+        first = src or imp or next(iter(by_recipe.values()), None)
+        datas = sorted({r.data for r in (src, imp) if r})
+        gain = None
+        if src and imp and src.test_acc is not None and imp.test_acc is not None:
+            gain = round(100 * (imp.test_acc - src.test_acc), 2)
+        rows.append({
+            "chapter": run.chapter,
+            "status": run.status,
+            "error": run.error,
+            "profile": first.profile if first else run.profile,
+            "data": " | ".join(datas),
+            "device": "" if first is None else first.device + ("" if first.precision == "fp32"
+                                                                else f" ({first.precision})"),
+            "epochs": first.epochs if first else None,
+            "stopped": "; ".join(f"{k} {r.stop_reason}" for k, r in by_recipe.items() if r.stop_reason),
+            "source_acc": src.test_acc if src else None,
+            "improved_acc": imp.test_acc if imp else None,
+            "gain": gain,
+            "source_seconds": src.seconds if src else None,
+            "improved_seconds": imp.seconds if imp else None,
+            "source_img_per_sec": src.img_per_sec if src else None,
+            "improved_img_per_sec": imp.img_per_sec if imp else None,
+            "notebook_seconds": round(run.wall_seconds, 1),
+            "other_recipes": {k: r.test_acc for k, r in by_recipe.items() if k not in ("source", "improved")},
+        })
+    return rows
+
+
+def render_chapter_table(rows: Sequence[dict[str, Any]], profile: str = "") -> str:
+    """Render rows from :func:`chapter_rows` as Markdown, with the full data lines below."""
+    header = ["chapter", "status", "profile", "data", "epochs", "source acc", "improved acc", "gain (points)",
+              "train s (source / improved)", "img/s (source / improved)", "device", "notebook s"]
+    cells = []
+    for r in rows:
+        # the data line up to its batch size: dataset, split, size and image size
+        data = " / ".join(d.split(", batch ")[0] for d in r["data"].split(" | ")) if r["data"] else "—"
+        cells.append([
+            r["chapter"], f"{r['status']}: {r['error']}" if r["error"] else r["status"], r["profile"] or "—", data,
+            _num(r["epochs"], "d") + (f" ({r['stopped']})" if r["stopped"] else ""),
+            _pct(r["source_acc"]), _pct(r["improved_acc"]), "—" if r["gain"] is None else f"{r['gain']:+.2f}",
+            f"{_num(r['source_seconds'], '.1f')} / {_num(r['improved_seconds'], '.1f')}",
+            f"{_num(r['source_img_per_sec'], ',.0f')} / {_num(r['improved_img_per_sec'], ',.0f')}",
+            r["device"] or "—", _num(r["notebook_seconds"], ".1f"),
+        ])
+    title = f"# Chapter results ({profile} profile)" if profile else "# Chapter results"
+    lines = [title, "", markdown_table(header, cells, align="llllrrrrrrlr")]
+    details = [f"- {r['chapter']}: {d}" for r in rows for d in r["data"].split(" | ") if d]
+    others = [f"- {r['chapter']}: " + ", ".join(f"{k} {_pct(v)}" for k, v in r["other_recipes"].items())
+              for r in rows if r["other_recipes"]]
+    if details:
+        lines += ["", "Test accuracy measured on:", *details]
+    if others:
+        lines += ["", "Other recipes:", *others]
+    return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ The networks and the multiply-add counter are tested in tests/test_models.py.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,16 @@ import cnn_course
 from benchmarks.flops import known_peak_tflops, matmul_peak_tflops, training_flops_per_image
 from benchmarks.memory_probe import current_rss_mb, peak_rss_mb
 from benchmarks.pipelines import SPECS
+from cnn_course.chapters import CHAPTERS
 from cnn_course.models import LeNet
 
 
 def test_training_flops_are_six_per_forward_multiply_add() -> None:
     assert training_flops_per_image(LeNet(), (1, 28, 28)) == 6 * 416_520  # chapter 3's hand count
+
+
+def test_the_benchmarked_networks_are_the_chapters_benchmark_entries() -> None:
+    assert sorted(SPECS) == sorted(chapter.benchmark for chapter in CHAPTERS if chapter.benchmark)
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))
@@ -137,11 +143,40 @@ def test_long_run_script_never_replaces_a_result_without_force(fashion_data: Pat
     with pytest.raises(SystemExit) as stopped:
         alexnet224_long.main(_long_run_argv(out))
     assert stopped.value.code == 2
-    assert "exists; pass --force" in capsys.readouterr().err
+    assert f"{out} exists from an earlier run; add --force to replace it" in capsys.readouterr().err
     assert out.read_text(encoding="utf-8") == '{"test_acc": 0.9}\n'
     assert alexnet224_long.main(_long_run_argv(out, "--force", "--log-every", "1")) == 0
     assert "epoch 1/1 step 1/1: loss" in capsys.readouterr().err  # the log line of a long run
     assert json.loads(out.read_text(encoding="utf-8"))["epochs"] == 1
+
+
+@pytest.mark.parametrize("where, message", [
+    ("a-file/alexnet.json", "the output folder {tmp}/a-file is a file; choose another --out"),
+    ("a-file/sub/alexnet.json", "the output folder {tmp}/a-file/sub would lie under the file {tmp}/a-file; choose "
+                                "another --out"),
+    ("a-folder", "{tmp}/a-folder is a folder, where a file is to be written; choose another --out"),
+    ("locked/alexnet.json", "cannot write in {tmp}/locked (no permission); choose another --out"),
+])
+def test_long_run_script_checks_where_it_writes_before_training(
+    where: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from benchmarks import alexnet224_long
+
+    def never(*args: object) -> None:
+        raise AssertionError("training started before the output was checked")
+
+    monkeypatch.setattr(alexnet224_long, "run", never)
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "locked").mkdir()
+    real_access = os.access
+    # Tests run as root, for whom every folder is writable: the permission is what os.access says.
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path / "locked" and real_access(path, mode))
+    with pytest.raises(SystemExit) as stopped:
+        alexnet224_long.main(_long_run_argv(tmp_path / where))
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith(f": error: {message.format(tmp=tmp_path)}\n"), err
 
 
 def test_long_run_script_writes_nothing_after_ctrl_c(fashion_data: Path, monkeypatch: pytest.MonkeyPatch,

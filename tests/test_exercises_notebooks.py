@@ -6,22 +6,24 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 
 import cnn_course
-from cnn_course import exercise_bank
 from cnn_course.__main__ import main
 from cnn_course.answers import answer_notebook, check_answers, find_exercises
-from cnn_course.exercises import CodeExercise, Exercise, check, exercises
+from cnn_course.chapters import CHAPTERS, Chapter
+from cnn_course.exercises import CodeExercise, check, collect, exercises
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-CHAPTER_OF = {path.stem: module for path, module in zip(NOTEBOOKS, exercise_bank.CHAPTERS)}
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+# The chapters with exercises, by notebook.
+CHAPTER_OF = {NOTEBOOK_DIR / f"{chapter.stem}.ipynb": chapter for chapter in CHAPTERS if chapter.exercise_module}
+NOTEBOOKS = list(CHAPTER_OF)
 
 
 def load(path: Path) -> dict:
@@ -38,19 +40,14 @@ def course_order(key: str) -> tuple[int, int, int]:
 
 
 def test_registry_is_the_chapter_lists_in_course_order() -> None:
-    listed = [item.key for module in exercise_bank.CHAPTERS for item in module.EXERCISES]
+    listed = [item.key for chapter in CHAPTERS for item in chapter.exercises()]
     assert list(exercises()) == listed == sorted(listed, key=course_order)
-    assert [p.stem[:2] for p in NOTEBOOKS] == [m.__name__[-2:] for m in exercise_bank.CHAPTERS]
-    for module in exercise_bank.CHAPTERS:  # each chapter: its own keys, three questions or more, one coding task
-        assert {item.key[:2] for item in module.EXERCISES} == {module.__name__[-2:]}
-        assert sum(isinstance(item, Exercise) for item in module.EXERCISES) >= 3
-        assert sum(isinstance(item, CodeExercise) for item in module.EXERCISES) == 1
 
 
 def test_collect_rejects_a_key_used_twice() -> None:
-    twice = SimpleNamespace(__name__="extra", EXERCISES=[exercise_bank.ch01.EXERCISES[0]])
-    with pytest.raises(ValueError, match="'01-1' is used twice"):
-        exercise_bank.collect((exercise_bank.ch01, twice))
+    first = CHAPTERS[0]
+    with pytest.raises(ValueError, match="'01-1' is used twice \\(again in 99_again\\)"):
+        collect((first, Chapter("99_again", "Again", first.exercise_module)))
 
 
 # --- the chapters -----------------------------------------------------------------------------------------
@@ -60,7 +57,7 @@ def test_collect_rejects_a_key_used_twice() -> None:
 def test_exercises_follow_one_pattern_in_course_order(path: Path) -> None:
     sites = find_exercises(load(path), path.name)  # raises, naming the cell, where the pattern is broken
     keys = [site.key for site in sites]
-    assert keys == [item.key for item in CHAPTER_OF[path.stem].EXERCISES]
+    assert keys == [item.key for item in CHAPTER_OF[path].exercises()]
     assert keys == sorted(keys, key=course_order)
     for site in sites:
         coding = isinstance(exercises()[site.key], CodeExercise)
@@ -89,7 +86,7 @@ def test_answered_copy_passes_every_check(path: Path) -> None:
     answered = answer_notebook(original, path.name)
     assert original == kept
     results = check_answers(answered, path.stem)
-    assert [key for key, _ in results] == [item.key for item in CHAPTER_OF[path.stem].EXERCISES]
+    assert [key for key, _ in results] == [item.key for item in CHAPTER_OF[path].exercises()]
     assert all(results[i][1] for i in range(len(results))), [str(f) for _, f in results if not f]
     assert "教师版" in "".join(answered["cells"][0]["source"])
 
@@ -147,3 +144,26 @@ def test_answers_command_writes_copies_elsewhere_and_never_overwrites(tmp_path: 
     assert main(["answers", "--out", str(notebooks), "--force"]) == 2
     assert "notebooks' own folder" in capsys.readouterr().err
     assert digest(notebooks) == before
+
+
+def test_answers_refuses_an_output_folder_it_cannot_use_before_answering(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cnn_course.answers
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a chapter was answered before the output folder was checked")
+
+    monkeypatch.setattr(cnn_course.answers, "answer_notebook", never)
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    assert main(["answers", "01", "--out", str(tmp_path / "a-file" / "answers"), "--check"]) == 2
+    assert capsys.readouterr().err == (f"error: the output folder {tmp_path}/a-file/answers would lie under the file "
+                                       f"{tmp_path}/a-file; choose another --out\n")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # Tests run as root, for whom every folder is writable: the permission is what os.access says.
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
+    assert main(["answers", "01", "--out", str(locked / "answers")]) == 2
+    assert capsys.readouterr().err == f"error: cannot write in {locked} (no permission); choose another --out\n"
+    assert list(locked.iterdir()) == []

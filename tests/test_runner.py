@@ -1,5 +1,6 @@
 """The headless runner and the results it collects: chapter names, record_result, the table,
-the command line's answers to bad values, real runs on tiny notebooks, Ctrl-C and cell timeouts."""
+the command line's answers to bad values, real runs on tiny notebooks, Ctrl-C and cell timeouts.
+(The chapter registry itself is tested in tests/test_chapters.py.)"""
 
 from __future__ import annotations
 
@@ -15,19 +16,12 @@ import nbformat
 import pytest
 
 import cnn_course
-from cnn_course import History
+from cnn_course import History, profiles, results
 from cnn_course.__main__ import main
-from cnn_course.config import CHAPTER_ENV, PROFILE_ENV, RESULTS_ENV
-from cnn_course.runner import (
-    ChapterError,
-    NotebookRun,
-    build_rows,
-    find_chapters,
-    read_results,
-    render_markdown,
-    resolve_chapters,
-    run_notebook,
-)
+from cnn_course.chapters import ChapterError, find_chapters, resolve_chapters
+from cnn_course.config import PROFILE_ENV
+from cnn_course.results import NotebookRun, Result, chapter_rows, markdown_table, read_results, render_chapter_table
+from cnn_course.runner import SETUP, run_notebook
 
 CHAPTERS = {stem: Path(f"/nb/{stem}.ipynb") for stem in ("01_convolution", "03_lenet", "04_alexnet", "06_resnet")}
 TABLE = {"smoke": {"epochs": 1}, "quick": {"epochs": 3}, "full": {"epochs": 10}}
@@ -90,19 +84,62 @@ class FakeTestIter:
         return "Fake test: 10 images, 28x28, batch 5, on cpu, from nowhere"
 
 
-def test_record_result_takes_the_profile_from_the_settings_and_saves_a_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def saving(tmp_path: Path):
+    """Results saved to a file, as the runner asks in a kernel; saving is switched off afterwards."""
     target = tmp_path / "results.jsonl"
-    monkeypatch.setenv(RESULTS_ENV, str(target))
-    monkeypatch.setenv(CHAPTER_ENV, "99_test")
+    results.save_results_to(target, chapter="99_test")
+    yield target
+    results.save_results_to(None)
+
+
+def test_record_result_takes_the_profile_from_the_settings_and_saves_a_line(
+    saving: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv(PROFILE_ENV, "full")  # what the notebook chose wins over the environment
     cfg = cnn_course.choose_settings(TABLE, profile="smoke", verbose=False)
     result = cnn_course.record_result("source", _history(2), FakeTestIter(), settings=cfg)
     assert "[source] test accuracy 81.00 % after 2 epochs, measured on: Fake test" in capsys.readouterr().out
-    saved = json.loads(target.read_text(encoding="utf-8"))
-    assert saved == result
+    assert isinstance(result, Result) and read_results(saving) == [result]
+    saved = json.loads(saving.read_text(encoding="utf-8"))
     assert saved["profile"] == "smoke" and saved["settings"] == {"epochs": 1} and saved["chapter"] == "99_test"
+
+
+def test_record_result_saves_nothing_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cfg = cnn_course.choose_settings(TABLE, profile="smoke", verbose=False)
+    assert cnn_course.record_result("source", _history(1), FakeTestIter(), settings=cfg).chapter == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_record_result_names_a_results_file_it_cannot_write(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    results.save_results_to(tmp_path / "a-file" / "results.jsonl", chapter="99_test")
+    cfg = cnn_course.choose_settings(TABLE, profile="smoke", verbose=False)
+    try:
+        with pytest.raises(OSError, match="could not save the result to .*a-file/results.jsonl"):
+            cnn_course.record_result("source", _history(1), FakeTestIter(), settings=cfg)
+    finally:
+        results.save_results_to(None)
+
+
+def test_the_runners_setup_chooses_the_profile_and_the_results_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PROFILE_ENV, "full")
+    target = tmp_path / "r.jsonl"
+    try:
+        exec(SETUP.format(profile="smoke", results=str(target), chapter="03_tiny"), {})
+        cfg = cnn_course.choose_settings(TABLE, verbose=False)
+        cnn_course.record_result("source", _history(1), FakeTestIter(), settings=cfg)
+    finally:
+        profiles.use_profile(None)
+        results.save_results_to(None)
+    (saved,) = read_results(target)
+    assert cfg.profile == "smoke" and saved.chapter == "03_tiny" and saved.profile == "smoke"
+    assert cnn_course.get_profile() == "full"  # use_profile(None) gives the environment back
+    with pytest.raises(ValueError, match="profile='turbo' is not a profile"):
+        profiles.use_profile("turbo")
 
 
 def test_record_result_reports_an_interrupted_training_as_such(capsys: pytest.CaptureFixture[str]) -> None:
@@ -110,16 +147,17 @@ def test_record_result_reports_an_interrupted_training_as_such(capsys: pytest.Ca
     cfg = cnn_course.choose_settings(TABLE, profile="quick", verbose=False)
     result = cnn_course.record_result("source", history, FakeTestIter(), settings=cfg)
     assert "test accuracy 81.00 % after 2 completed epochs (interrupted in epoch 3)" in capsys.readouterr().out
-    assert result["epochs"] == 2 and result["test_acc"] == pytest.approx(0.81) and result["interrupted"]
+    assert result.epochs == 2 and result.test_acc == pytest.approx(0.81) and result.interrupted
 
 
 def test_record_result_says_which_precision_trained(capsys: pytest.CaptureFixture[str]) -> None:
     cfg = cnn_course.choose_settings(TABLE, profile="quick", verbose=False)
     result = cnn_course.record_result("source", _history(1, precision="bf16"), FakeTestIter(), settings=cfg)
-    assert "img/s on cpu, in bf16" in capsys.readouterr().out and result["precision"] == "bf16"
+    assert "img/s on cpu, in bf16" in capsys.readouterr().out and result.precision == "bf16"
     result = cnn_course.record_result("source", _history(1), FakeTestIter(), settings=cfg)
-    assert "img/s on cpu\n" in capsys.readouterr().out and result["precision"] == "fp32"  # the default goes unsaid
-    rows = build_rows([_record("05_googlenet", "source", 0.9, precision="bf16"), _record("03_lenet", "source", 0.9)])
+    assert "img/s on cpu\n" in capsys.readouterr().out and result.precision == "fp32"  # the default goes unsaid
+    rows = chapter_rows([_run("05_googlenet", _record("05_googlenet", "source", 0.9, precision="bf16")),
+                         _run("03_lenet", _record("03_lenet", "source", 0.9))])
     assert {row["chapter"]: row["device"] for row in rows} == {"05_googlenet": "cpu (bf16)", "03_lenet": "cpu"}
 
 
@@ -132,43 +170,55 @@ def test_record_result_wants_the_chosen_settings() -> None:
 
 
 def _record(chapter: str, recipe: str, acc: float, **extra) -> dict:
-    record = {"chapter": chapter, "recipe": recipe, "profile": "smoke", "test_acc": acc, "epochs": 2,
-              "seconds": 10.0, "img_per_sec": 400.0, "device": "cpu",
+    record = {"chapter": chapter, "recipe": recipe, "profile": "smoke", "settings": {"epochs": 2}, "test_acc": acc,
+              "epochs": 2, "seconds": 10.0, "img_per_sec": 400.0, "device": "cpu",
               "data": "MNIST test: 1,000 images, 28x28, batch 256, on cpu, from /data/MNIST/raw"}
     record.update(extra)
     return record
 
 
-def test_table_from_jsonl(tmp_path: Path) -> None:
+def _run(chapter: str, *records: dict, **extra) -> NotebookRun:
+    return NotebookRun(chapter, "a.ipynb", "b.ipynb", results=[Result.from_dict(r) for r in records], **extra)
+
+
+def test_results_read_back_and_tabulated(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     lines = [_record("03_lenet", "source", 0.9), _record("03_lenet", "improved", 0.95, img_per_sec=800.0),
-             _record("03_lenet", "improved", 0.96), _record("04_alexnet", "source", 0.5)]
-    path.write_text("\n".join(json.dumps(r) for r in lines) + "\n{broken\n", encoding="utf-8")
-    with pytest.warns(UserWarning, match="not a result line"):
-        records = read_results(path)
-    assert len(records) == 4
-    rows = build_rows(records)
-    assert [r["chapter"] for r in rows] == ["03_lenet", "04_alexnet"]
+             _record("03_lenet", "improved", 0.96), _record("04_alexnet", "source", 0.5, unknown_key=1)]
+    path.write_text("\n".join(json.dumps(r) for r in lines) + '\n{broken\n{"recipe": "no chapter"}\n', encoding="utf-8")
+    with pytest.warns(UserWarning, match="not a result line") as caught:
+        saved = read_results(path)
+    assert len(caught) == 2 and [(r.chapter, r.test_acc) for r in saved] == [
+        ("03_lenet", 0.9), ("03_lenet", 0.95), ("03_lenet", 0.96), ("04_alexnet", 0.5)]
+    rows = chapter_rows([_run(stem, *[r for r in lines if r["chapter"] == stem], wall_seconds=12.0)
+                         for stem in ("03_lenet", "04_alexnet")])
     lenet, alexnet = rows
     assert lenet["source_acc"] == 0.9 and lenet["improved_acc"] == 0.96  # the last record wins
     assert lenet["gain"] == 6.0
     assert alexnet["improved_acc"] is None and alexnet["gain"] is None
-    text = render_markdown(rows, "smoke")
-    assert "| 03_lenet | recorded | smoke | MNIST test: 1,000 images, 28x28 | 2 | 90.00 % | 96.00 % | +6.00 |" in text
+    text = render_chapter_table(rows, "smoke")
+    assert "| 03_lenet | ok | smoke | MNIST test: 1,000 images, 28x28 | 2 | 90.00 % | 96.00 % | +6.00 |" in text
+    assert "| 10.0 / 10.0 | 400 / 400 | cpu | 12.0 |" in text
     assert "from /data/MNIST/raw" in text  # the full data line is listed under the table
     assert read_results(tmp_path / "missing.jsonl") == []
 
 
 def test_table_marks_a_recipe_that_stopped_early() -> None:
-    rows = build_rows([_record("05_googlenet", "source", 0.7, stop_reason="interrupted in epoch 3")])
-    assert "| 2 (source interrupted in epoch 3) |" in render_markdown(rows)
+    rows = chapter_rows([_run("05_googlenet", _record("05_googlenet", "source", 0.7,
+                                                      stop_reason="interrupted in epoch 3"))])
+    assert "| 2 (source interrupted in epoch 3) |" in render_chapter_table(rows)
 
 
 def test_failed_run_shows_its_error() -> None:
     run = NotebookRun("04_alexnet", "a.ipynb", "b.ipynb", "failed", "ValueError: bad | thing", 3.0)
-    row = build_rows([run])[0]
+    row = chapter_rows([run])[0]
     assert row["status"] == "failed" and row["source_acc"] is None
-    assert "failed: ValueError: bad \\| thing" in render_markdown([row])
+    assert "failed: ValueError: bad \\| thing" in render_chapter_table([row])
+
+
+def test_markdown_table_aligns_and_escapes() -> None:
+    assert markdown_table(["a", "n"], [["x|y", 3], ["z", 4.5]], align="lr") == (
+        "| a | n |\n|---|---:|\n| x\\|y | 3 |\n| z | 4.5 |")
 
 
 # --------------------------------------------------------------------------- bad command-line values
@@ -189,8 +239,9 @@ def _write_notebook(path: Path, *sources: str) -> None:
         (["run", "--timeout", "0"], "--timeout: must be a positive whole number of seconds"),
         (["run", "--timeout", "soon"], "--timeout: must be a positive whole number of seconds"),
         (["run", "--kernel", "no-such-kernel"], "no Jupyter kernel named 'no-such-kernel'"),
-        (["run", "--out", "{tmp}/a-file"], "is a file; give a folder with --out DIR"),
-        (["run", "--out", "{tmp}/earlier"], "exist from an earlier run; add --force"),
+        (["run", "--out", "{tmp}/a-file"], "the output folder {tmp}/a-file is a file; choose another --out"),
+        (["run", "--out", "{tmp}/a-file/results"], "would lie under the file {tmp}/a-file; choose another --out"),
+        (["run", "--out", "{tmp}/earlier"], "results.smoke.md exists from an earlier run; add --force"),
         (["run", "--notebooks", "{tmp}/nope"], "does not exist"),
         (["list", "--notebooks", "{tmp}/a-file"], "is not a folder"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -212,9 +263,27 @@ def test_bad_command_line_values_get_one_line_and_status_2(
         argv += ["--out", str(tmp_path / "out")] if "--out" not in argv else []
     assert main(argv) == 2
     captured = capsys.readouterr()
-    assert captured.err.count("\n") == 1 and captured.err.startswith("error: ") and message in captured.err
+    assert captured.err.count("\n") == 1 and captured.err.startswith("error: ")
+    assert message.format(tmp=tmp_path) in captured.err
     assert (tmp_path / "earlier" / "results.smoke.md").read_text(encoding="utf-8") == "# an earlier table\n"
     assert not (tmp_path / "out").exists()  # nothing was started
+
+
+def test_a_folder_that_cannot_be_written_is_refused_before_any_kernel_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    _write_notebook(notebooks / "03_lenet.ipynb", "print('never run')")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # Tests run as root, for whom every folder is writable: the permission is what os.access says.
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
+    argv = ["run", "--profile", "smoke", "--notebooks", str(notebooks), "--out", str(locked / "results")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"error: cannot write in {locked} (no permission); choose another --out\n"
+    assert list(locked.iterdir()) == []
 
 
 def test_bad_profile_in_the_environment_gets_one_line(
@@ -242,7 +311,9 @@ cnn_course.record_result("{recipe}", history, FakeTestIter(), settings=cfg)
 """
 
 
-def test_run_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.kernel
+def test_run_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(PROFILE_ENV, "full")  # the kernels inherit it; the runner's --profile must win
     notebooks, out = tmp_path / "notebooks", tmp_path / "results"
     notebooks.mkdir()
     _write_notebook(notebooks / "03_tiny.ipynb", RECORD_CELL.format(acc=0.9, recipe="source"),
@@ -251,9 +322,10 @@ def test_run_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     before = {p.name: p.read_bytes() for p in notebooks.iterdir()}
 
     status = main(["run", "tiny", "4", "--profile", "smoke", "--notebooks", str(notebooks), "--out", str(out)])
-    captured = capsys.readouterr()
+    captured = capfd.readouterr()  # the kernels' own output too
     assert status == 1, captured.err  # one notebook failed
     assert "1 of 2 notebook(s) failed: 04_broken" in captured.err
+    assert "without encryption" not in captured.err  # the kernels start quietly
     assert {p.name: p.read_bytes() for p in notebooks.iterdir()} == before  # sources untouched
 
     table = json.loads((out / "results.smoke.json").read_text(encoding="utf-8"))
@@ -265,16 +337,35 @@ def test_run_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert broken["status"] == "failed" and broken["source_acc"] is None
     assert broken["error"] == "ZeroDivisionError: division by zero, in cell 2 (`1 / 0`)"
     assert "| 03_tiny | ok | smoke |" in (out / "results.smoke.md").read_text(encoding="utf-8")
+    assert [(r.chapter, r.recipe) for r in read_results(out / "results.smoke.jsonl")] == [
+        ("03_tiny", "source"), ("03_tiny", "improved")]
     assert (out / "04_broken.smoke.ipynb").is_file()  # a failed notebook is saved too, with its error
+    # the runner's set-up left no trace: the executed copy is the chapter with its outputs
+    executed = nbformat.read(out / "03_tiny.smoke.ipynb", as_version=4)
+    assert [c.source for c in executed.cells] == [c.source for c in nbformat.read(notebooks / "03_tiny.ipynb", 4).cells]
+    assert [c.execution_count for c in executed.cells] == [1, 2]
+    assert [c.metadata for c in executed.cells] == [{}, {}]  # no timing stamps either
+    assert "profile: smoke" in executed.cells[0].outputs[0].text
 
 
+@pytest.mark.kernel
 def test_timeout_names_the_cell_and_the_limit(tmp_path: Path) -> None:
     notebook = tmp_path / "01_sleepy.ipynb"
     _write_notebook(notebook, "import time\ntime.sleep(600)")
-    status, error, _ = run_notebook(notebook, tmp_path / "out.ipynb", env=dict(os.environ), timeout=3)
+    status, error, _ = run_notebook(notebook, tmp_path / "out.ipynb", timeout=3)
     assert status == "failed"
     assert error == "TimeoutError: cell 1 (`import time`) ran past the limit of 3 s per cell"
     assert (tmp_path / "out.ipynb").is_file()
+
+
+@pytest.mark.kernel
+def test_a_failed_setup_is_named_and_no_cell_runs(tmp_path: Path) -> None:
+    notebook, ran = tmp_path / "01_any.ipynb", tmp_path / "ran"
+    _write_notebook(notebook, f"import pathlib\npathlib.Path({str(ran)!r}).touch()")
+    status, error, _ = run_notebook(notebook, tmp_path / "out.ipynb", setup="import no_such_module_here")
+    assert status == "failed" and not ran.exists()
+    assert error == ("ModuleNotFoundError: No module named 'no_such_module_here', before the first cell, "
+                     "in the runner's set-up (is cnn_course installed for kernel 'python3'?)")
 
 
 def _alive(pid: int) -> bool:
@@ -286,6 +377,7 @@ def _alive(pid: int) -> bool:
     return not (stat.is_file() and stat.read_text().split(")")[-1].split()[0] == "Z")  # a zombie is dead
 
 
+@pytest.mark.kernel
 @pytest.mark.skipif(os.name != "posix", reason="sends SIGINT, as Ctrl-C in a terminal does")
 def test_ctrl_c_stops_the_run_at_once_and_keeps_the_finished_chapters(tmp_path: Path) -> None:
     notebooks, out = tmp_path / "notebooks", tmp_path / "out"
@@ -313,6 +405,7 @@ def test_ctrl_c_stops_the_run_at_once_and_keeps_the_finished_chapters(tmp_path: 
         runner.kill()
     own_lines = [line for line in err.splitlines() if not line.startswith("[IPKernelApp]")]  # the kernel's own log
     assert runner.returncode == 130, err
+    assert "without encryption" not in err  # 01_done ran in a kernel that started quietly
     assert own_lines == [f"interrupted during 02_sleepy: stopped; 1 finished chapter(s) kept in {out}/results.smoke.md"]
     table = json.loads((out / "results.smoke.json").read_text(encoding="utf-8"))
     assert [(r["chapter"], r["status"]) for r in table["rows"]] == [("01_done", "ok")]
