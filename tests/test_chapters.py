@@ -10,7 +10,7 @@ import pytest
 
 from cnn_course.__main__ import main
 from cnn_course.chapters import CHAPTERS, Chapter, ChapterError, shown_definitions, validate
-from cnn_course.exercise_types import CodeExercise, Exercise
+from cnn_course.exercise_types import Exercise
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
