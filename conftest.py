@@ -3,6 +3,10 @@
 Runs every notebook in the ``smoke`` profile and points ``CNN_COURSE_DATA`` at a folder that
 holds each dataset: the real files where they are found, otherwise a small synthetic stand-in
 written in IDX format (:mod:`tests.synthetic`). The pytest header says which one each dataset is.
+
+Two tiers: every test that starts a Jupyter kernel carries the ``kernel`` mark (the notebooks get
+it here), so ``-m "not kernel"`` is the package alone and ``-m kernel`` the rest. In the fast tier
+a test that starts a kernel without the mark fails and says so, rather than slowing the tier down.
 """
 
 from __future__ import annotations
@@ -45,6 +49,31 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault(PROFILE_ENV, "smoke")
     if not any(line.startswith("MNIST") for line in _DATA_REPORT):
         _prepare_data()
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection reads the marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.kernel)
+
+
+def refuse_kernels(nodeid: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every kernel start in this process raise an error that names the test and the mark it needs."""
+    from jupyter_client.provisioning.local_provisioner import LocalProvisioner
+
+    async def refuse(self: LocalProvisioner, cmd: list[str], **kwargs: object) -> None:
+        raise RuntimeError(f"{nodeid} starts a Jupyter kernel: mark it @pytest.mark.kernel, "
+                           "so that the fast tier (-m 'not kernel') leaves it to the notebook tier")
+
+    monkeypatch.setattr(LocalProvisioner, "launch_kernel", refuse)
+
+
+@pytest.fixture(autouse=True)
+def _unmarked_tests_start_no_kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_tier = "not kernel" in " ".join(request.config.getoption("markexpr").split())
+    if fast_tier and not request.node.get_closest_marker("kernel"):
+        refuse_kernels(request.node.nodeid, monkeypatch)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

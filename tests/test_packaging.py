@@ -1,4 +1,4 @@
-"""Packaging: what is declared, where, for which Python; the README's commands; one version string."""
+"""Packaging: what is declared, where, for which Python; the README's commands; CI; the test tiers; one version."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -65,6 +66,17 @@ def _environment() -> dict[str, str]:
 
 def _readme_bash_blocks() -> list[str]:
     return re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+
+
+def _readme_commands() -> list[str]:
+    """Every command line of the README's bash blocks, in order, without trailing comments."""
+    lines = "\n".join(_readme_bash_blocks()).splitlines()
+    return [re.sub(r"\s+#.*$", "", line).strip() for line in lines if line.strip()]
+
+
+OPEN_COURSE = 'python -m pip install -e ".[lab]" && jupyter lab notebooks/'
+TEST_COMMAND = 'python -m pip install -e ".[test]" && python -m pytest'
+CPU_WHEELS = "python -m pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu"
 
 
 def _notebook_code(path: Path) -> list[str]:
@@ -137,8 +149,49 @@ def test_test_imports_are_declared_for_the_tests() -> None:
 
 def test_jupyterlab_comes_only_with_the_lab_extra_that_the_readme_installs() -> None:
     assert "jupyterlab" not in _requirements("") and "jupyterlab" in _requirements("lab")
-    open_course = _readme_bash_blocks()[0].strip().splitlines()[-1]
-    assert open_course == 'python -m pip install -e ".[lab]" && jupyter lab notebooks/'
+    assert OPEN_COURSE in _readme_commands()
+
+
+def test_readme_installs_cpu_wheels_before_the_course() -> None:
+    """On a machine without a GPU, PyPI's torch is the CUDA build: the README brings the CPU one first."""
+    commands = _readme_commands()
+    assert CPU_WHEELS in commands and OPEN_COURSE in commands
+    assert commands.index(CPU_WHEELS) < commands.index(OPEN_COURSE)
+
+
+def test_the_runners_kernel_comes_with_the_plain_install() -> None:
+    """``python -m cnn_course run`` starts an ipykernel; ``pip install cnn-course`` alone must bring it."""
+    assert "ipykernel" in _requirements("")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text))
+
+
+# The first releases whose wheels work with NumPy 1 and NumPy 2 alike; older ones were built for NumPy 1 only
+# and do not declare it, so pip would pair them with NumPy 2 (torch 2.4.0's Windows wheels were still NumPy 1).
+FIRST_FOR_NUMPY_2 = {"torch": (2, 4, 1), "torchvision": (0, 19, 1), "matplotlib": (3, 8, 4)}
+
+
+def test_lower_bounds_work_with_either_numpy() -> None:
+    declared = _requirements("")
+    assert "<2" not in declared["numpy"], "numpy is capped below 2: the lower bounds here need not hold"
+    too_low = {}
+    for name, first in FIRST_FOR_NUMPY_2.items():
+        lower = re.search(r">=([\d.]+)", declared[name])
+        if lower is None or _version(lower.group(1)) < first:
+            too_low[name] = declared[name]
+    assert too_low == {}
+
+
+def test_every_upper_cap_names_its_break() -> None:
+    """A ``<`` cap in a requirement has a comment on its line saying what breaks above it."""
+    uncommented = []
+    for line in (ROOT / "pyproject.toml").read_text(encoding="utf-8").splitlines():
+        requirement = re.match(r'^\s*"([^"]+)",?\s*(#.*)?$', line)
+        if requirement and "<" in requirement.group(1).split(";")[0] and not requirement.group(2):
+            uncommented.append(requirement.group(1))
+    assert uncommented == []
 
 
 def test_environment_installs_what_pyproject_declares() -> None:
@@ -149,13 +202,49 @@ def test_environment_installs_what_pyproject_declares() -> None:
     assert "- -e ." in (ROOT / "environment.yml").read_text(encoding="utf-8")
 
 
-def test_readme_test_command_is_what_ci_runs() -> None:
-    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    blocks = _readme_bash_blocks()
-    assert len(blocks) >= 2, "README must open with two bash blocks: open the course, run the tests"
-    test_command = blocks[1].strip().splitlines()[-1]
-    assert test_command == 'python -m pip install -e ".[test]" && python -m pytest'
-    assert test_command in ci.splitlines()
+def test_readme_test_command_is_what_ci_runs_after_lint_and_types() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert TEST_COMMAND in _readme_commands() and TEST_COMMAND in ci
+    assert "set -euo pipefail" in ci  # a failing check stops the run
+    checks = ["ruff check cnn_course", "mypy cnn_course"]
+    assert all(check in ci for check in checks) and all(check in _readme_commands() for check in checks)
+    assert max(ci.index(check) for check in checks) < ci.index(TEST_COMMAND)
+    assert {"ruff", "mypy"} <= set(_requirements("test"))
+
+
+def test_every_notebook_is_in_the_kernel_tier() -> None:
+    """conftest.py marks each notebook's items ``kernel``, so ``-m "not kernel"`` leaves them out."""
+    import conftest
+
+    class Item:
+        def __init__(self, path: Path) -> None:
+            self.path = path
+            self.marks: list[str] = []
+
+        def add_marker(self, mark: pytest.MarkDecorator) -> None:
+            self.marks.append(mark.name)
+
+    notebook, test = Item(ROOT / "notebooks" / "01_convolution.ipynb"), Item(ROOT / "tests" / "test_shapes.py")
+    conftest.pytest_collection_modifyitems(cast(pytest.Config, None), cast(list[pytest.Item], [notebook, test]))
+    assert (notebook.marks, test.marks) == (["kernel"], [])
+    assert any(line.startswith("kernel:") for line in tomllib.loads(
+        (ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["pytest"]["ini_options"]["markers"])
+
+
+def test_an_unmarked_test_that_starts_a_kernel_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the fast tier a kernel start fails at once and says which mark the test needs."""
+    from jupyter_client.manager import KernelManager
+
+    import conftest
+
+    conftest.refuse_kernels("tests/test_x.py::test_y", monkeypatch)
+    manager = KernelManager()
+    named = r"test_x.py::test_y starts a Jupyter kernel: mark it @pytest.mark.kernel,"
+    try:
+        with pytest.raises(RuntimeError, match=named):
+            manager.start_kernel()
+    finally:
+        manager.cleanup_resources()
 
 
 def test_requires_python_is_the_minimum_the_sources_are_checked_with() -> None:

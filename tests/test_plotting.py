@@ -112,6 +112,7 @@ history = cnn_course.train(model, data, data[:5], epochs=2, lr=0.1, device="cpu"
 """
 
 
+@pytest.mark.kernel
 def test_notebook_keeps_epoch_lines_and_final_plot_only() -> None:
     # A real kernel, as a notebook (or the headless runner) would run it, with the displays left on.
     nb = nbformat.v4.new_notebook()
