@@ -65,8 +65,8 @@ def draw_shape_grid(report: ShapeReport) -> Figure:
     grid[p:p + h, p:p + w] = 1
     windows: list[tuple[int, int, int, int]] = []  # (top, left, out_row, out_col)
     oh = ow = 0
-    if r.ok:
-        _, oh, ow = r.output_shape  # type: ignore[misc]
+    if r.output_shape is not None:  # the setting is possible (r.ok)
+        _, oh, ow = r.output_shape
         reached = np.zeros((hp, wp), dtype=bool)
         last_r = min((oh - 1) * r.stride + k_eff, hp)
         last_c = min((ow - 1) * r.stride + k_eff, wp)
@@ -88,7 +88,7 @@ def draw_shape_grid(report: ShapeReport) -> Figure:
     _grid_axes(ax, hp, wp)
     if p:
         ax.add_patch(Rectangle((p - 0.5, p - 0.5), w, h, fill=False, edgecolor="black", linewidth=1.5))
-    for (top, left, _, _), (colour, style, label) in zip(windows, _WINDOW_STYLES):
+    for (top, left, _, _), (colour, style, label) in zip(windows, _WINDOW_STYLES, strict=False):
         ax.add_patch(Rectangle((left - 0.5, top - 0.5), k_eff, k_eff, fill=False, edgecolor=colour,
                                linestyle=style, linewidth=2.5, label=label))
         for a in range(r.kernel_size):
@@ -109,7 +109,7 @@ def draw_shape_grid(report: ShapeReport) -> Figure:
     out_ax = axes[1]
     if r.ok:
         out = np.ones((oh, ow, 3))
-        for (_, _, i, j), (colour, _, _) in zip(windows, _WINDOW_STYLES):
+        for (_, _, i, j), (colour, _, _) in zip(windows, _WINDOW_STYLES, strict=False):
             out[i, j] = to_rgb(colour)
         out_ax.imshow(out, interpolation="nearest")
         _grid_axes(out_ax, oh, ow)
@@ -260,10 +260,7 @@ def draw_receptive_field(region: Any, image: Any = None) -> Figure:
     ax.add_patch(Rectangle((0, 0), 0, 0, color="tab:red", alpha=0.45, label="pixels it depends on"))
     fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.subplots_adjust(bottom=0.14)
-    if r.empty:
-        where = "reads only padding: no input pixel"
-    else:
-        where = f"rows {r.top}-{r.bottom}, cols {r.left}-{r.right}"
+    where = "reads only padding: no input pixel" if r.empty else f"rows {r.top}-{r.bottom}, cols {r.left}-{r.right}"
     ax.set_title(f"input {h}x{w}: {where}", fontsize=10)
 
     out_ax = axes[1]

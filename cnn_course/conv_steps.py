@@ -9,9 +9,10 @@ formula itself lives in :mod:`cnn_course.shapes`.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from numbers import Real
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 
@@ -122,9 +123,8 @@ class ShapeReport:
 def _out_size(mode: str, height: int, width: int, k: int, p: int, s: int, d: int, ceil_mode: bool) -> tuple[int, int]:
     """(OH, OW) from the shapes module, one axis at a time so messages quote plain numbers."""
     if mode == "conv":
-        return conv_output_size(height, k, p, s, d), conv_output_size(width, k, p, s, d)  # type: ignore[return-value]
-    return (pool_output_size(height, k, s, p, d, ceil_mode),  # type: ignore[return-value]
-            pool_output_size(width, k, s, p, d, ceil_mode))
+        return conv_output_size(height, k, p, s, d), conv_output_size(width, k, p, s, d)
+    return pool_output_size(height, k, s, p, d, ceil_mode), pool_output_size(width, k, s, p, d, ceil_mode)
 
 
 def shape_report(
@@ -254,7 +254,7 @@ class Step:
         if self.mode == "conv":
             assert self.kernel is not None
             ks = [format_number(v) for v in self.kernel.flatten().tolist()]
-            terms = [f"{_paren(a)}×{_paren(b)}" for a, b in zip(vals, ks)]
+            terms = [f"{_paren(a)}×{_paren(b)}" for a, b in zip(vals, ks, strict=True)]
             text = " + ".join(terms)
             if self.bias:
                 text += f" + {_paren(format_number(self.bias))} (bias)"
@@ -412,7 +412,7 @@ def window_steps(
             top, left = i * stride, j * stride
             window = padded[top:top + span:dilation, left:left + span:dilation].clone()
             taps = tuple((top + a * dilation, left + b * dilation) for a in range(k) for b in range(k))
-            if mode == "conv":
+            if K is not None:  # mode "conv"
                 products = window * K
                 result = float(products.sum()) + bias
             elif mode == "max":

@@ -15,7 +15,8 @@ import functools
 import html
 import io
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -325,7 +326,7 @@ class DigitPad:
         def wrapped(*args: Any) -> None:
             try:
                 callback(*args)
-            except Exception as err:  # noqa: BLE001 - a widget callback has nobody to raise to
+            except Exception as err:  # a widget callback has nobody to raise to
                 self.message = f"出错了:{type(err).__name__}: {err}"
                 self.status.value = f"<p style='color:#b00'>{html.escape(self.message)}</p>"
 

@@ -6,7 +6,6 @@ Also class-balanced subsets, augmentation, and torchvision's own dataset class o
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import tempfile
@@ -187,23 +186,11 @@ def balanced_subset(labels: torch.Tensor, size: int, num_classes: int, seed: int
 # --------------------------------------------------------------------------- the loader
 
 
-@dataclasses.dataclass(frozen=True)
-class _Options:
-    """A loader's settings, checked once."""
-
-    batch_size: int
-    size: tuple[int, int] | None
-    augment: bool
-    seed: int
-
-    @classmethod
-    def parse(cls, batch_size: Any, resize: Any, augment: Any, seed: Any) -> _Options:
-        return cls(
-            check_int(batch_size, "batch_size", 1),
-            None if resize is None else check_pair(resize, "resize", 1),
-            check_bool(augment, "augment"),
-            check_int(seed, "seed", 0, _MAX_SEED),
-        )
+def _check_options(batch_size: Any, resize: Any, augment: Any, seed: Any,
+                   ) -> tuple[int, tuple[int, int] | None, bool, int]:
+    """A loader's settings, checked: ``(batch_size, (h, w) or None, augment, seed)``."""
+    return (check_int(batch_size, "batch_size", 1), None if resize is None else check_pair(resize, "resize", 1),
+            check_bool(augment, "augment"), check_int(seed, "seed", 0, _MAX_SEED))
 
 
 class TensorLoader:
@@ -260,36 +247,11 @@ class TensorLoader:
         if int(labels.min()) < 0 or int(labels.max()) >= len(info.classes):
             raise ValueError(f"labels go from {int(labels.min())} to {int(labels.max())}, but {info.name} "
                              f"has labels 0 to {len(info.classes) - 1}")
-        options = _Options.parse(batch_size, resize, augment, seed)
-        total = len(labels) if total is None else check_int(total, "total", len(labels))
-        shuffle = check_bool(shuffle, "shuffle")
-        self._setup(images, labels.long(), options, shuffle, info, str(split), str(source), total)
-
-    @classmethod
-    def _from_checked(
-        cls, images: torch.Tensor, labels: torch.Tensor, options: _Options, shuffle: bool, info: DatasetInfo,
-        split: str, source: str, total: int,
-    ) -> TensorLoader:
-        """Make a loader from values :func:`load_data` has already checked (so each is checked once)."""
-        loader = cls.__new__(cls)
-        loader._setup(images, labels, options, shuffle, info, split, source, total)
-        return loader
-
-    def _setup(
-        self, images: torch.Tensor, labels: torch.Tensor, options: _Options, shuffle: bool, info: DatasetInfo,
-        split: str, source: str, total: int,
-    ) -> None:
-        self.images = images
-        self.labels = labels
-        self.batch_size = options.batch_size
-        self.size = options.size
-        self.augment = options.augment
-        self.seed = options.seed
-        self.shuffle = shuffle
-        self.info = info
-        self.split = split
-        self.source = source
-        self.total = total
+        self.batch_size, self.size, self.augment, self.seed = _check_options(batch_size, resize, augment, seed)
+        self.total = len(labels) if total is None else check_int(total, "total", len(labels))
+        self.shuffle = check_bool(shuffle, "shuffle")
+        self.images, self.labels, self.info = images, labels.long(), info
+        self.split, self.source = str(split), str(source)
         self.epoch = 0
 
     # -- facts
@@ -469,7 +431,7 @@ def load_data(
         DataError: when the data cannot be found, read or downloaded.
     """
     info = dataset_info(name)
-    options = _Options.parse(batch_size, resize, augment, seed)
+    *_, seed = _check_options(batch_size, resize, augment, seed)  # before any download
     sizes = {
         split: None if size is None else check_int(size, f"{split}_size", 1)
         for split, size in (("train", train_size), ("test", test_size))
@@ -487,12 +449,11 @@ def load_data(
             raise ValueError(f"{split}_size={size!r} is more than the {total:,} {split} images of {info.name} "
                              f"in {folder}; use at most {total:,}, or None for all of them")
         else:
-            idx = _balanced_indices(labels, size, len(info.classes), options.seed, f"{split}_size")
+            idx = _balanced_indices(labels, size, len(info.classes), seed, f"{split}_size")
             images, labels = images[idx].to(dev), labels[idx].to(dev, torch.long)
-        split_options = options if split == "train" else dataclasses.replace(options, augment=False)
-        loaders.append(TensorLoader._from_checked(
-            images, labels, split_options, split == "train", info, split, str(folder), total,
-        ))
+        loaders.append(TensorLoader(images, labels, batch_size=batch_size, shuffle=split == "train", info=info,
+                                    split=split, source=str(folder), total=total, resize=resize,
+                                    augment=augment and split == "train", seed=seed))
     return loaders[0], loaders[1]
 
 

@@ -7,7 +7,7 @@ in a notebook it appears at the end of the cell (end the line with ``;`` to avoi
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -18,6 +18,7 @@ from torch import nn
 
 from .evaluation import predict
 from .history import History
+from .loaders import Loader
 
 __all__ = [
     "draw_history",
@@ -180,23 +181,20 @@ def plot_confusion_matrix(matrix: torch.Tensor | np.ndarray, classes: Sequence[s
 
 
 def show_mistakes(
-    model: nn.Module, data_iter: Iterable, n: int = 16, device: str | torch.device | None = None, ncols: int = 8
+    model: nn.Module, data_iter: Loader, n: int = 16, device: str | torch.device | None = None, ncols: int = 8
 ) -> Figure:
-    """Show up to ``n`` misclassified images of ``data_iter`` with predicted and true labels.
-
-    ``data_iter`` must be a :class:`cnn_course.TensorLoader` without shuffling (a test iterator).
-    """
+    """Show up to ``n`` misclassified images of ``data_iter`` (an unshuffled loader) with predicted and true labels."""
     if getattr(data_iter, "shuffle", True) or not hasattr(data_iter, "raw_images"):
         raise ValueError("data_iter must be an unshuffled iterator from cnn_course.load_data (the test_iter)")
     pred, true = predict(model, data_iter, device)
     wrong = torch.nonzero(pred != true).flatten()[:n]
-    classes = data_iter.classes  # type: ignore[attr-defined]
+    classes = data_iter.classes
     if len(wrong) == 0:
         fig = plt.figure(figsize=(4, 1))
         fig.text(0.5, 0.5, "no misclassified images", ha="center")
         return fig
     titles = [f"pred: {classes[pred[i]]}\ntrue: {classes[true[i]]}" for i in wrong.tolist()]
-    return show_images(data_iter.raw_images(wrong), titles, ncols=ncols, colors=["tab:red"] * len(wrong))  # type: ignore[attr-defined]
+    return show_images(data_iter.raw_images(wrong), titles, ncols=ncols, colors=["tab:red"] * len(wrong))
 
 
 def plot_kernels(weight: torch.Tensor, ncols: int = 8) -> Figure:

@@ -22,8 +22,9 @@ depends on the whole image.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -217,7 +218,7 @@ def _output_length(window: _Window, axis: int, size: int) -> int:
 def _sizes(plan: list, input_size: Pair) -> list[Pair]:
     """Output (height, width) of every layer in ``plan`` for an input of ``input_size``."""
     sizes, current = [], input_size
-    for index, name, layer, window in plan:
+    for _, name, layer, window in plan:
         if window is not None:
             new = (_output_length(window, 0, current[0]), _output_length(window, 1, current[1]))
             if min(new) < 1:
@@ -252,7 +253,7 @@ def receptive_fields(model: nn.Module, input_size: int | Sequence[int] | None = 
     sizes = _sizes(plan, size) if size is not None else [None] * len(plan)
     r, j, start = [1, 1], [1, 1], [0, 0]
     rows = []
-    for (index, name, layer, window), out in zip(plan, sizes):
+    for (index, name, layer, window), out in zip(plan, sizes, strict=True):
         if window is None:
             continue
         for a in (0, 1):

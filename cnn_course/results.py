@@ -1,10 +1,7 @@
 """Results of the chapters' trainings: one typed record per trained recipe, printed, saved, read back and tabulated.
 
-A notebook calls :func:`record_result`, which prints the result for the reader and, when the runner
-asked for it with :func:`save_results_to`, appends it to a JSON-lines file. The runner reads that
-file back with :func:`read_results` and renders the chapter table; every Markdown table of the course
-and its benchmarks is written by :func:`markdown_table`. :func:`check_output` checks where results
-will go before any work starts.
+Notebooks call :func:`record_result`; the runner reads the saved lines with :func:`read_results`.
+:func:`markdown_table` writes every Markdown table of the course and its benchmarks.
 """
 
 from __future__ import annotations
@@ -83,14 +80,9 @@ _target: tuple[Path, str] | None = None
 
 
 def save_results_to(path: str | os.PathLike[str] | None, chapter: str = "") -> None:
-    """Make every later :func:`record_result` in this process append its result to ``path``.
+    """Make every later :func:`record_result` in this process append to the JSON-lines file ``path`` (None: stop).
 
-    ``python -m cnn_course run`` calls this in each notebook's kernel before the first cell;
-    ``save_results_to(None)`` stops saving.
-
-    Args:
-        path: a JSON-lines file (created when missing), or None.
-        chapter: the notebook stem to label each result with.
+    The runner calls this in each notebook's kernel before the first cell, with the notebook's stem as ``chapter``.
 
     Raises:
         ValueError: when ``chapter`` is not a string.
@@ -113,10 +105,8 @@ def _epochs_phrase(history: History) -> str:
 def record_result(recipe: str, history: History, test_iter: Any, *, settings: Settings) -> Result:
     """Print the test accuracy of a trained recipe with the data it was measured on, and save it.
 
-    The profile comes from ``settings`` (what the notebook chose). The result is saved only where
-    :func:`save_results_to` asked for it (the runner does, in each kernel). A training that was
-    interrupted or diverged is reported as such ("after 2 completed epochs (interrupted in epoch 3)"):
-    the accuracy is that of the last completed epoch.
+    The result is saved only where :func:`save_results_to` asked for it. A training that ended early
+    says so ("after 2 completed epochs (interrupted in epoch 3)"): the accuracy is the last completed epoch's.
 
     Args:
         recipe: a short name such as ``"source"`` or ``"improved"``.
@@ -289,13 +279,7 @@ def _num(value: Any, fmt: str) -> str:
 
 
 def chapter_rows(runs: Iterable[NotebookRun]) -> list[dict[str, Any]]:
-    """Build one table row per chapter run.
-
-    Each row has chapter, status, error, profile, data, device, epochs, stopped (which recipe's
-    training ended early and how, e.g. ``"source interrupted in epoch 3"``), source_acc, improved_acc,
-    gain (points), source/improved seconds and img/s, notebook_seconds and other_recipes. When a recipe
-    was recorded twice, the last record wins.
-    """
+    """Build one table row (a dict, also saved as JSON) per chapter run; of a recipe recorded twice, the last counts."""
     rows = []
     for run in runs:
         by_recipe = {result.recipe: result for result in run.results}

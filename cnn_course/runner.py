@@ -1,15 +1,8 @@
-"""Run chapter notebooks headless (no browser) and collect their results into one table.
+"""Run chapter notebooks headless (nbclient) and collect their results into one table.
 
-``python -m cnn_course run 03 lenet --profile smoke`` executes the notebooks with nbclient, saves
-the executed copies and writes ``results.<profile>.md`` / ``.json`` (:mod:`cnn_course.results`
-renders them). The runner hands each notebook its parameters explicitly: before the first cell,
-the kernel runs :data:`SETUP`, which calls :func:`cnn_course.profiles.use_profile` and
-:func:`cnn_course.results.save_results_to`. It runs silently, like a papermill parameters cell that
-leaves no trace, so the executed copy is the chapter with its outputs and can be copied back over it.
-
-Ctrl-C stops the whole run at once: the running kernel is killed (``train`` would catch a plain
-interrupt and let the notebook go on), the tables keep the chapters that finished, and
-:class:`RunInterrupted` is raised.
+Each kernel first runs :data:`SETUP` silently: the notebook's parameters (profile, results file), passed
+explicitly like a papermill parameters cell that leaves no trace in the executed copy. Ctrl-C kills the
+running kernel (``train`` would catch a plain interrupt and let the notebook go on) and keeps the tables.
 """
 
 from __future__ import annotations
@@ -196,7 +189,7 @@ def run_notebook(
     notebook, executed = Path(notebook), Path(executed)
     try:
         nb = nbformat.read(notebook, as_version=4)
-    except Exception as err:  # noqa: BLE001 - a damaged notebook fails its chapter, the others still run
+    except Exception as err:  # a damaged notebook fails its chapter, the others still run
         return "failed", f"{notebook.name} is not a readable notebook: {_last_line(err)}", 0.0
     name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
     stop = threading.Event()
@@ -227,7 +220,7 @@ def run_notebook(
     def execute() -> None:
         try:
             asyncio.run(client.async_execute())  # a loop of its own, closed when done
-        except BaseException as err:  # noqa: BLE001 - handed to the calling thread
+        except BaseException as err:  # handed to the calling thread
             outcome["error"] = err
         finally:
             done.set()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Iterator, Sequence, TypeVar, Union
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 import torch
@@ -12,7 +13,7 @@ from torch import nn
 
 from ._checks import check_bool, check_int, check_model, check_pair, describe
 
-IntOrPair = Union[int, Sequence[int]]
+IntOrPair = int | Sequence[int]
 Pair = tuple[int, int]
 Row = TypeVar("Row")
 
@@ -146,11 +147,7 @@ def _one_dim(
     if not formula.fits:
         effective = dilation * (kernel_size - 1) + 1
         padded = size + 2 * padding
-        hint = (
-            f"use kernel_size <= {(padded - 1) // dilation + 1}"
-            if dilation > 1
-            else f"use kernel_size <= {padded}"
-        )
+        hint = f"use kernel_size <= {(padded - 1) // dilation + 1 if dilation > 1 else padded}"
         need_pad = math.ceil((effective - size) / 2)
         raise ValueError(
             f"{what}: the kernel does not fit{axis}: kernel_size={kernel_size}"
@@ -161,6 +158,12 @@ def _one_dim(
     return formula.output
 
 
+@overload  # all ints give an int: a type checker then knows that conv_output_size(28, 5) is one number
+def conv_output_size(size: int, kernel_size: int, padding: int | str = ..., stride: int = ...,
+                     dilation: int = ...) -> int: ...
+@overload
+def conv_output_size(size: IntOrPair, kernel_size: IntOrPair, padding: IntOrPair | str = ..., stride: IntOrPair = ...,
+                     dilation: IntOrPair = ...) -> int | Pair: ...
 def conv_output_size(
     size: IntOrPair,
     kernel_size: IntOrPair,
@@ -198,14 +201,14 @@ def conv_output_size(
     args = {"size": size, "kernel_size": kernel_size, "padding": padding, "stride": stride, "dilation": dilation}
     pairs = {name: check_pair(v, name) for name, v in args.items()}
     is_pair = _is_pair_input(*args.values())
-    out = tuple(
+    oh, ow = (
         _one_dim(
             pairs["size"][i], pairs["kernel_size"][i], pairs["padding"][i], pairs["stride"][i],
             pairs["dilation"][i], False, f" ({axis})" if is_pair else "", "conv_output_size",
         )
         for i, axis in enumerate(("height", "width"))
     )
-    return out if is_pair else out[0]
+    return (oh, ow) if is_pair else oh
 
 
 def _same_size(size: IntOrPair, kernel_size: IntOrPair, stride: IntOrPair, dilation: IntOrPair) -> int | Pair:
@@ -221,6 +224,12 @@ def _same_size(size: IntOrPair, kernel_size: IntOrPair, stride: IntOrPair, dilat
     return sizes if _is_pair_input(size, kernel_size, stride, dilation) else sizes[0]
 
 
+@overload
+def pool_output_size(size: int, kernel_size: int, stride: int | None = ..., padding: int = ..., dilation: int = ...,
+                     ceil_mode: bool = ...) -> int: ...
+@overload
+def pool_output_size(size: IntOrPair, kernel_size: IntOrPair, stride: IntOrPair | None = ..., padding: IntOrPair = ...,
+                     dilation: IntOrPair = ..., ceil_mode: bool = ...) -> int | Pair: ...
 def pool_output_size(
     size: IntOrPair,
     kernel_size: IntOrPair,
@@ -258,7 +267,7 @@ def pool_output_size(
             _one_dim(pairs["size"][i], k, p, pairs["stride"][i], pairs["dilation"][i], ceil_mode, label,
                      "pool_output_size")
         )
-    return tuple(result) if is_pair else result[0]
+    return (result[0], result[1]) if is_pair else result[0]
 
 
 @dataclass(frozen=True)
@@ -292,8 +301,8 @@ class RowTable(Generic[Row]):
 def text_table(cells: list[list[str]], right: set[int]) -> list[str]:
     """Lines of aligned columns (those in ``right`` aligned right), with a rule under the header row."""
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    lines = ["  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))).rstrip()
-             for row in cells]
+    lines = ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                       for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return lines
 

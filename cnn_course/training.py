@@ -104,7 +104,8 @@ def train(
     if channels_last:
         model.to(memory_format=torch.channels_last)
     if optimizer is None:
-        optimizer = torch.optim.SGD(model.parameters(), lr=float(lr))  # type: ignore[arg-type]
+        assert lr is not None  # check_train_arguments asks for lr when there is no optimizer
+        optimizer = torch.optim.SGD(model.parameters(), lr=float(lr))
     if loss_fn is None:
         loss_fn = nn.CrossEntropyLoss()
     untried = stabilisers(scheduled=scheduler is not None, clipped=clip_grad_norm is not None)  # for advice

@@ -1,18 +1,15 @@
-"""Interactive explorers: sliders wired to plain functions, for convolution, pooling and receptive fields.
+"""Interactive explorers: sliders wired to the plain functions of conv_steps, receptive_field and conv_figures.
 
-The numbers come from :mod:`cnn_course.conv_steps` and :mod:`cnn_course.receptive_field`, the
-pictures from :mod:`cnn_course.conv_figures`; this module only connects controls to them. Each
-explorer shows its controls as a widget and its result (text and a picture) as ordinary notebook
-outputs that the controls update in place. A notebook saved after a run therefore still shows the
-result for the saved settings where widgets cannot run (GitHub, nbval, exported HTML). A setting
-with no result shows its message (why, and what to change) in place of the result, never a
-traceback.
+The result (text and picture) is an ordinary notebook output that the controls update in place, so a
+saved notebook still shows it where widgets cannot run (GitHub, nbval). A setting with no result shows
+its message, never a traceback.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import ipywidgets as widgets
 from IPython.display import Pretty, display
@@ -73,23 +70,33 @@ def _safe(compute: Callable[[], tuple[str, Figure]]) -> tuple[str, Figure]:
         return error_view(err)
 
 
-class _Shown:
-    """The controls, then a text and a picture that the controls update in place."""
+class _Explorer:
+    """Controls, then a text and a picture that the controls update in place; a subclass gives ``view``."""
+
+    controls: widgets.Widget
 
     def __init__(self) -> None:
-        self.text, self.picture = LiveOutput(), LiveOutput()
+        self._text, self._picture = LiveOutput(), LiveOutput()
 
-    def show(self, controls: widgets.Widget, text: str, fig: Figure) -> None:
-        display(controls)
-        self.text.show(Pretty(text))
-        self.picture.show(png(fig))
+    def view(self) -> tuple[str, Figure]:
+        raise NotImplementedError
 
-    def update(self, compute: Callable[[], tuple[str, Figure]]) -> None:
-        """Recompute the text and picture; a setting without a result shows its message instead."""
-        if self.text.active or self.picture.active:
-            text, fig = _safe(compute)
-            self.text.update(Pretty(text))
-            self.picture.update(png(fig))
+    def show(self) -> None:
+        """Display the controls, then the text and picture they update."""
+        text, fig = self.view()
+        display(self.controls)
+        self._text.show(Pretty(text))
+        self._picture.show(png(fig))
+
+    def _update(self, compute: Callable[[], tuple[str, Figure]] | None = None) -> None:
+        """Recompute the text and picture (default :meth:`view`); a setting without a result shows its message."""
+        if self._text.active or self._picture.active:
+            text, fig = _safe(compute or self.view)
+            self._text.update(Pretty(text))
+            self._picture.update(png(fig))
+
+    def _changed(self, change: dict) -> None:
+        self._update()
 
 
 def _start(value: Any, name: str, low: int, high: int, max_size: int) -> int:
@@ -103,7 +110,7 @@ def _start(value: Any, name: str, low: int, high: int, max_size: int) -> int:
         raise ValueError(f"{err} (the range of the explorer's {name} slider)") from None
 
 
-class ShapeExplorer:
+class ShapeExplorer(_Explorer):
     """Sliders for a conv/pooling layer's settings, showing its output shape, formula, parameters and grid.
 
     Use :func:`shape_explorer` in a notebook; build this class directly to drive it from code
@@ -124,6 +131,7 @@ class ShapeExplorer:
         ceil_mode: bool = False,
         max_size: int = 32,
     ) -> None:
+        super().__init__()
         max_size = check_int(max_size, "max_size", 4, 64)
         ranges = {
             "height": (height, 1, max_size), "width": (width, 1, max_size), "kernel_size": (kernel_size, 1, 11),
@@ -147,7 +155,6 @@ class ShapeExplorer:
         left = widgets.VBox([self.sliders[n] for n in ("height", "width", "in_channels", "out_channels")])
         right = widgets.VBox([self.sliders[n] for n in ("kernel_size", "padding", "stride", "dilation")])
         self.controls = Controls([widgets.HBox([self.mode, self.ceil_mode]), widgets.HBox([left, right])])
-        self._shown = _Shown()
         self._sync_enabled()
         for control in [*self.sliders.values(), self.mode, self.ceil_mode]:
             control.observe(self._changed, names="value")
@@ -167,10 +174,6 @@ class ShapeExplorer:
         report = self.report()
         return report.text(), draw_shape_grid(report)
 
-    def show(self) -> None:
-        """Display the controls, then the text and picture they update."""
-        self._shown.show(self.controls, *self.view())
-
     def _sync_enabled(self) -> None:
         pooling = self.mode.value != "conv"
         self.sliders["out_channels"].disabled = pooling
@@ -179,7 +182,7 @@ class ShapeExplorer:
     def _changed(self, change: dict) -> None:
         if change.get("owner") is self.mode:
             self._sync_enabled()
-        self._shown.update(self.view)
+        self._update()
 
 
 def shape_explorer(
@@ -212,7 +215,7 @@ def shape_explorer(
                   mode, ceil_mode, max_size).show()
 
 
-class StepThrough:
+class StepThrough(_Explorer):
     """A slider and a Play button that move a window over a small input, one output cell per step.
 
     Use :func:`step_through` in a notebook; build this class directly to drive it from code.
@@ -231,6 +234,7 @@ class StepThrough:
         step: int = 0,
         interval: int = 900,
     ) -> None:
+        super().__init__()
         self.walk: WindowWalk = window_steps(X, kernel, mode, padding, stride, dilation, kernel_size, bias)
         hp, wp = self.walk.padded.shape
         if max(hp, wp) > _MAX_STEP_INPUT:
@@ -246,7 +250,6 @@ class StepThrough:
         self.play = widgets.Play(value=step, min=0, max=last, interval=interval, description="play")
         self.link = widgets.jslink((self.play, "value"), (self.slider, "value"))
         self.controls = Controls([widgets.HBox([self.play, self.slider])])
-        self._shown = _Shown()
         self.slider.observe(self._changed, names="value")
 
     def text(self, index: int | None = None) -> str:
@@ -263,13 +266,6 @@ class StepThrough:
     def view(self) -> tuple[str, Figure]:
         """The text and picture of the slider's step."""
         return self.text(), self.figure()
-
-    def show(self) -> None:
-        """Display the controls, then the text and picture they update."""
-        self._shown.show(self.controls, *self.view())
-
-    def _changed(self, change: dict) -> None:
-        self._shown.update(self.view)
 
 
 def step_through(
@@ -303,7 +299,7 @@ def step_through(
     StepThrough(X, kernel, mode, padding, stride, dilation, kernel_size, bias, step, interval).show()
 
 
-class ReceptiveFieldExplorer:
+class ReceptiveFieldExplorer(_Explorer):
     """Choose a network, a layer and an output position; see the input pixels that output depends on.
 
     Use :func:`receptive_field_explorer` in a notebook; build this class directly to drive it
@@ -319,6 +315,7 @@ class ReceptiveFieldExplorer:
         image: Any = None,
         networks: Mapping[str, tuple[Callable[[], nn.Module] | nn.Module, int]] | None = None,
     ) -> None:
+        super().__init__()
         self._networks = dict({"LeNet": (LeNet, 28), "AlexNet": (AlexNet, 224)} if networks is None else networks)
         if not self._networks:
             raise ValueError("networks must name at least one network, e.g. {'LeNet': (LeNet(), 28)}")
@@ -337,7 +334,6 @@ class ReceptiveFieldExplorer:
         if image is not None:
             draw_receptive_field(self.region(), image)  # refuse a bad image now, not at every slider move
         self.controls = Controls([widgets.HBox([self.network, self.layer]), widgets.HBox([self.row, self.col])])
-        self._shown = _Shown()
         self.network.observe(self._network_changed, names="value")
         self.layer.observe(self._layer_changed, names="value")
         for control in (self.row, self.col):
@@ -396,21 +392,17 @@ class ReceptiveFieldExplorer:
         region = self.region()
         return f"{self.network.value}: {region.text()}", draw_receptive_field(region, self.image)
 
-    def show(self) -> None:
-        """Display the controls, then the text and picture they update."""
-        self._shown.show(self.controls, *self.view())
-
     def _network_changed(self, change: dict) -> None:
         self._hold = True
         try:
             self._set_layers(None)
             self._set_position(None, None)
         except ValueError as err:  # a network the explorer cannot show: say why, keep the controls alive
-            self._shown.update(functools.partial(error_view, err))
+            self._update(functools.partial(error_view, err))
             return
         finally:
             self._hold = False
-        self._shown.update(self.view)
+        self._update()
 
     def _layer_changed(self, change: dict) -> None:
         if self._hold or change.get("new") is None:
@@ -420,11 +412,11 @@ class ReceptiveFieldExplorer:
             self._set_position(None, None)
         finally:
             self._hold = False
-        self._shown.update(self.view)
+        self._update()
 
     def _changed(self, change: dict) -> None:
         if not self._hold:
-            self._shown.update(self.view)
+            self._update()
 
 
 def receptive_field_explorer(

@@ -352,14 +352,14 @@ class _FakeHandle:
 def test_moving_a_slider_updates_the_shown_text_and_picture() -> None:
     explorer = ShapeExplorer(height=6, width=6, kernel_size=3)
     text, picture = _FakeHandle(), _FakeHandle()
-    explorer._shown.text.handle, explorer._shown.picture.handle = text, picture
+    explorer._text.handle, explorer._picture.handle = text, picture
     explorer.sliders["stride"].value = 2
     assert "(1, 2, 2)" in text.shown[-1].data and picture.shown[-1].format == "png"
     explorer.sliders["kernel_size"].value = 9  # impossible: the message replaces the result
     assert "✘" in text.shown[-1].data and "use kernel_size <= 6" in text.shown[-1].data
     walk = StepThrough(X44, K33)
     text, picture = _FakeHandle(), _FakeHandle()
-    walk._shown.text.handle, walk._shown.picture.handle = text, picture
+    walk._text.handle, walk._picture.handle = text, picture
     walk.slider.value = 2
     assert text.shown[-1].data.endswith("= 6") and len(picture.shown) == 1
 
@@ -411,7 +411,7 @@ def test_receptive_field_explorer_controls_drive_the_region() -> None:
 def test_receptive_field_explorer_shows_message_instead_of_raising() -> None:
     explorer = _explorer(layer=3)
     text, picture = _FakeHandle(), _FakeHandle()
-    explorer._shown.text.handle, explorer._shown.picture.handle = text, picture
+    explorer._text.handle, explorer._picture.handle = text, picture
     explorer.col.value = 2
     assert "r = 14" in text.shown[-1].data
     explorer.col.max = 20  # a setting the network cannot have: the slider reaches past the output
@@ -427,7 +427,7 @@ def test_network_without_convolutions_shows_a_message() -> None:
         ReceptiveFieldExplorer("flat", networks={"flat": (flat, 8)})
     explorer = ReceptiveFieldExplorer("tiny", networks={"tiny": (TINY, 8), "flat": (flat, 8)})
     text, picture = _FakeHandle(), _FakeHandle()
-    explorer._shown.text.handle, explorer._shown.picture.handle = text, picture
+    explorer._text.handle, explorer._picture.handle = text, picture
     explorer.network.value = "flat"  # chosen from the list: a message, not a traceback in the widget log
     assert text.shown[-1].data.startswith("✘") and "convolutional network" in text.shown[-1].data
     explorer.row.value = 1  # still explained, never raised

@@ -8,7 +8,6 @@ from ..code_checks import Mistake, as_tensor, call, close, describe_shape, rando
 from ..exercise_types import AnyExercise, CodeExercise, Exercise
 
 
-
 def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     """Compute 2-D cross-correlation (no padding, stride 1)."""
     h, w = K.shape

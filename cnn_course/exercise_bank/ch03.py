@@ -1,9 +1,9 @@
-"""Exercises for chapter 03 (LeNet-5): layer shapes, parameter counts, padding, training steps, and writing train_step."""
+"""Exercises for chapter 03 (LeNet-5): layer shapes, parameter counts, padding, training steps, writing train_step."""
 
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -53,7 +53,7 @@ def _parameters(model: nn.Module) -> list[torch.Tensor]:
 
 
 def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
-    return all(torch.allclose(x, y, rtol=1e-5, atol=1e-6) for x, y in zip(a, b))
+    return all(torch.allclose(x, y, rtol=1e-5, atol=1e-6) for x, y in zip(a, b, strict=False))
 
 
 def judge_train_step(student: object) -> str:

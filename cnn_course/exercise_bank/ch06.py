@@ -36,7 +36,7 @@ class Residual(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, stride=stride)
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1)
         if in_channels != out_channels or stride != 1:  # x and F(x) differ in shape: project x
-            self.skip = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride)
+            self.skip: nn.Module = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride)
         else:
             self.skip = nn.Identity()
 
@@ -69,7 +69,8 @@ def _variants(block: Residual, x: torch.Tensor) -> list[tuple[torch.Tensor, str]
         (torch.relu(torch.relu(branch) + skip), "相加之前不要对分支做 ReLU。" + after),
         (branch + skip, "相加之后少了 ReLU。" + after),
         (block.conv2(block.conv1(x)).add(skip).relu(), "两个 3×3 卷积之间要有一个 ReLU:F(x) = conv2(relu(conv1(x)))。"),
-        (torch.relu(late_stride + skip), "步幅要放在第一个 3×3 卷积上(和 1×1 投影的步幅相同),第二个 3×3 卷积的步幅是 1。"),
+        (torch.relu(late_stride + skip),
+         "步幅要放在第一个 3×3 卷积上(和 1×1 投影的步幅相同),第二个 3×3 卷积的步幅是 1。"),
     ]
 
 
