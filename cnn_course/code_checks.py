@@ -14,9 +14,10 @@ import sysconfig
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -45,8 +46,8 @@ TIME_LIMIT_S = 10.0
 _LIBRARY_DIRS = tuple(
     str(Path(p).resolve())
     for p in {
-        Path(__file__).resolve().parent,  # cnn_course itself
-        Path(torch.__file__).resolve().parent,
+        str(Path(__file__).resolve().parent),  # cnn_course itself
+        str(Path(str(torch.__file__)).resolve().parent),
         *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")),
     }
 )
@@ -251,9 +252,9 @@ def copy_parameters(source: nn.Module, target: nn.Module, name: str) -> None:
         if layers is not None and sum(len(layer) for layer in layers) == len(dst):
             dst = [p for layer in layers for p in layer]
         else:
-            dst = _pair_by_shape(src, dst, lambda p: tuple(p.shape))
+            dst = _pair_by_shape(src, dst, lambda p: tuple(p.shape)) or dst  # the sorted shapes match: never None
     with torch.no_grad():
-        for s, d in zip(src, dst):
+        for s, d in zip(src, dst, strict=True):
             d.copy_(s)
 
 

@@ -311,6 +311,79 @@ def test_dropout_other_mistakes() -> None:
     wrong("04-dropout", lambda X, p: X.flatten(), "形状")
 
 
+# --- 04-vgg -----------------------------------------------------------------------------------------------
+
+
+class GoodVGGBlock(nn.Module):
+    """A correct VGG block written another way; options switch on the typical mistakes."""
+
+    def __init__(self, num_convs, in_channels, out_channels, *, padding=1, relu="each", pool="max", pool_stride=2,
+                 same_in=False, fixed_convs=None, kernel=3, plain_list=False):
+        super().__init__()
+        convs = []
+        for i in range(fixed_convs or num_convs):
+            c_in = in_channels if i == 0 or same_in else out_channels
+            convs.append(nn.Conv2d(c_in, out_channels, kernel, padding=padding if kernel == 3 else kernel // 2))
+        self.convs = convs if plain_list else nn.ModuleList(convs)
+        self.relu, self.pool, self.pool_stride = relu, pool, pool_stride
+
+    def forward(self, x):
+        for i, conv in enumerate(self.convs):
+            x = conv(x)
+            if self.relu == "each" or (self.relu == "between" and i < len(self.convs) - 1):
+                x = torch.relu(x)
+        if self.pool == "none":
+            return x
+        pool = nn.functional.max_pool2d if self.pool == "max" else nn.functional.avg_pool2d
+        return pool(x, 2, stride=self.pool_stride)
+
+
+def vgg_block(**options):
+    """A class VGGBlock(num_convs, in_channels, out_channels) with ``options`` fixed."""
+    return type("VGGBlock", (GoodVGGBlock,), {"__init__": lambda self, n, i, o: GoodVGGBlock.__init__(self, n, i, o,
+                                                                                                    **options)})
+
+
+def test_vgg_block_judged_by_behaviour_not_names() -> None:
+    assert check("04-vgg", GoodVGGBlock)
+
+
+def test_vgg_block_shape_mistakes() -> None:
+    wrong("04-vgg", vgg_block(padding=0), "padding=1", "少了 2")
+    wrong("04-vgg", vgg_block(pool="none"), "没有减半", "MaxPool2d")
+    wrong("04-vgg", vgg_block(pool_stride=1), "步幅是 1", "stride=2")
+
+
+def test_vgg_block_second_convolution_with_the_wrong_input_channels() -> None:
+    message = wrong("04-vgg", vgg_block(same_in=True), "RuntimeError", "out_channels → out_channels")
+    assert "VGGBlock(2, 3, 5)" in message
+
+
+def test_vgg_block_value_mistakes() -> None:
+    wrong("04-vgg", vgg_block(relu="none"), "没有 ReLU")
+    wrong("04-vgg", vgg_block(relu="between"), "最后一个卷积后面少了 ReLU")
+    wrong("04-vgg", vgg_block(pool="avg"), "平均值", "MaxPool2d")
+
+
+def test_vgg_block_layer_mistakes() -> None:
+    wrong("04-vgg", vgg_block(fixed_convs=2), "有 2 个 3×3 卷积", "应有 num_convs = 1")
+    wrong("04-vgg", vgg_block(kernel=5), "3×3")
+    wrong("04-vgg", vgg_block(plain_list=True), "没有可学习的参数", "nn.Sequential")
+    wrong("04-vgg", GoodVGGBlock(1, 1, 1), "类 VGGBlock 本身")
+
+
+def test_vgg_block_skeleton_is_not_implemented() -> None:
+    class VGGBlock(nn.Module):
+        def __init__(self, num_convs, in_channels, out_channels):
+            super().__init__()
+            ...
+
+        def forward(self, x):
+            ...
+
+    wrong("04-vgg", VGGBlock, "还没有实现")
+
+
 # --- 05-inception -----------------------------------------------------------------------------------------
 
 

@@ -1,11 +1,25 @@
-"""Exercises for chapter 04 (AlexNet): output sizes at 224, the flattened size, parameters, dropout, and writing dropout."""
+"""Exercises for chapter 04 (AlexNet, VGG): sizes, parameters, dropout, receptive fields; dropout and a VGG block."""
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-from ..code_checks import Mistake, as_tensor, call, describe_shape
+from ..code_checks import (
+    Mistake,
+    StudentError,
+    as_tensor,
+    build_module,
+    call,
+    close,
+    copy_parameters,
+    count_parameters,
+    describe_shape,
+    random_tensor,
+    student_class,
+)
 from ..exercise_types import AnyExercise, CodeExercise, Exercise
+from ..models import VGGBlock
 
 
 def dropout(X: torch.Tensor, p: float) -> torch.Tensor:
@@ -68,6 +82,125 @@ def judge_dropout(student: object) -> str:
                               "每一步丢弃不同的神经元。")
     return (f"在 {len(DROPOUT_CASES)} 组形状和 p 上:丢弃的比例约为 p,留下的元素都乘以 1 / (1 - p),"
             "每次调用丢弃的元素不同。")
+
+
+# (num_convs, in_channels, out_channels, input shape): two convs first (the second conv's channels matter, and
+# a missing last ReLU differs from no ReLU at all); then one; then three on an odd, non-square input (pooling
+# rounds down).
+VGG_CASES = [(2, 3, 5, (1, 3, 6, 6)), (1, 3, 4, (2, 3, 8, 8)), (3, 2, 4, (2, 2, 9, 7))]
+_VGG_LAYERS = ("num_convs 个 3×3 卷积(padding=1),每个后面跟一个 ReLU:第一个卷积 in_channels → out_channels,"
+               "其余的 out_channels → out_channels;最后是 nn.MaxPool2d(kernel_size=2, stride=2)")
+
+
+def _vgg_variants(block: VGGBlock, x: torch.Tensor) -> list[tuple[torch.Tensor, str]]:
+    """Outputs of typical wrong blocks with the reference's weights, each with its hint."""
+    convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+
+    def run(x: torch.Tensor, relu: str = "each", pool: str = "max", pool_first: bool = False) -> torch.Tensor:
+        if pool_first:
+            x = nn.functional.max_pool2d(x, 2)
+        for i, conv in enumerate(convs):
+            x = conv(x)
+            if relu == "each" or (relu == "between" and i < len(convs) - 1):
+                x = torch.relu(x)
+        if not pool_first:
+            x = nn.functional.max_pool2d(x, 2) if pool == "max" else nn.functional.avg_pool2d(x, 2)
+        return x
+
+    return [
+        (run(x, relu="none"),
+         "块里没有 ReLU:每个 3×3 卷积后面都要跟一个 ReLU,否则几个卷积叠起来仍然只是一个线性运算。"),
+        (run(x, relu="between"), "最后一个卷积后面少了 ReLU:每个卷积(包括最后一个)后面都跟一个 ReLU,再汇聚。"),
+        (run(x, pool="avg"), "汇聚用了平均值:VGG 块最后是最大汇聚 nn.MaxPool2d(kernel_size=2, stride=2)。"),
+        (run(x, pool_first=True), "先汇聚再卷积了:VGG 块先做卷积(和 ReLU),最后才汇聚。"),
+    ]
+
+
+def judge_vgg_block(student: object) -> str:
+    """Build the student's VGGBlock for three cases; compare shapes, parameter counts and outputs."""
+    cls = student_class(student, "VGGBlock")
+    generator = torch.Generator().manual_seed(4)
+    for num_convs, in_channels, out_channels, x_shape in VGG_CASES:
+        args = (num_convs, in_channels, out_channels)
+        block = build_module(cls, args, "VGGBlock")
+        x = random_tensor(generator, *x_shape)
+        N, _, H, W = x_shape
+        what = f"VGGBlock{args} 作用在形状为 {describe_shape(x_shape)} 的输入上"
+        try:
+            with torch.no_grad():
+                out = call(block, x.clone(), call_text=what)
+        except StudentError as error:
+            if "channels, but got" in str(error.error):
+                raise error.with_hint("卷积的输入通道数和它收到的特征图对不上。只有第一个卷积是 in_channels → "
+                                      "out_channels;后面的卷积收到的是 out_channels 个通道,所以是 out_channels → "
+                                      "out_channels。") from None
+            raise
+        out = as_tensor(out, "VGGBlock 的 forward")
+        expected = (N, out_channels, H // 2, W // 2)
+        if tuple(out.shape) != expected:
+            raise Mistake(f"{what}:输出的形状是 {describe_shape(out.shape)},应该是 {describe_shape(expected)}。"
+                          + _vgg_shape_mistake(tuple(out.shape), expected, num_convs, in_channels, H, W))
+        torch.manual_seed(4)
+        reference = VGGBlock(*args)
+        have, want = count_parameters(block), count_parameters(reference)
+        if have != want:
+            raise Mistake(f"VGGBlock{args} 有 {have} 个参数,参考实现有 {want} 个。"
+                          + _vgg_parameter_mistake(have, num_convs, in_channels, out_channels))
+        copy_parameters(reference, block, f"VGGBlock{args}")
+        with torch.no_grad():
+            out = as_tensor(call(block, x.clone(), call_text=what), "VGGBlock 的 forward")
+            if close(out, reference(x)):
+                continue
+            for wrong, hint in _vgg_variants(reference, x):
+                if close(out, wrong):
+                    raise Mistake(f"{what}:{hint}")
+        raise Mistake(f"{what}:形状和参数个数都对,但在同样的权重下输出和参考实现不同。应为 {_VGG_LAYERS}。")
+    return (f"在 {len(VGG_CASES)} 组 (num_convs, in_channels, out_channels) 上:输出形状、参数个数,"
+            "以及复制同样的权重后的输出都和参考实现一致。")
+
+
+def _vgg_shape_mistake(out: tuple[int, ...], expected: tuple[int, ...], num_convs: int, in_channels: int,
+                       H: int, W: int) -> str:
+    """The hint for an output of the wrong shape: which typical mistake gives that shape."""
+    if len(out) != 4:
+        return "输出应是 4 维的 N × C × H × W;块里不要展平,也不要改变批量维。"
+    hints = []
+    if out[1] != expected[1]:
+        if out[1] == in_channels:
+            hints.append("输出的通道数还是 in_channels:卷积的输出通道数应是 out_channels。")
+        else:
+            hints.append("输出的通道数应是 out_channels(每个卷积都输出 out_channels 个通道)。")
+    size = out[2:]
+    shrunk = (H - 2 * num_convs, W - 2 * num_convs)
+    if size == (H, W):
+        hints.append("高宽没有减半:块的最后少了最大汇聚 nn.MaxPool2d(kernel_size=2, stride=2)。")
+    elif size == (H - 1, W - 1):
+        hints.append("高宽只少了 1:汇聚的步幅是 1。用 nn.MaxPool2d(kernel_size=2, stride=2),让高宽减半。")
+    elif size in (shrunk, (shrunk[0] // 2, shrunk[1] // 2), (shrunk[0] - 1, shrunk[1] - 1)):
+        hints.append(f"每个 3×3 卷积让高宽各少了 2(这里 {num_convs} 个卷积少了 {2 * num_convs}):"
+                     "卷积要用 padding=1,高宽才不变,只由最后的汇聚减半。")
+    elif size != expected[2:]:
+        hints.append(f"高宽应是输入的一半(向下取整):{H} // 2 = {H // 2},{W} // 2 = {W // 2}。"
+                     "3×3 卷积用 padding=1(不改变高宽),最后一个 2×2、步幅 2 的最大汇聚。")
+    return "".join(hints) or f"应为 {_VGG_LAYERS}。"
+
+
+def _vgg_parameter_mistake(have: int, num_convs: int, in_channels: int, out_channels: int) -> str:
+    """The hint for a wrong parameter count."""
+    if have == 0:
+        return ("你的模块没有可学习的参数:层要放进 nn.Sequential(或 nn.ModuleList)再赋给 self 的属性;"
+                "放在普通的 Python 列表里,PyTorch 看不到它们。")
+
+    def convs(n: int, k: int = 3) -> int:
+        first = in_channels * out_channels * k * k + out_channels
+        return first + (n - 1) * (out_channels * out_channels * k * k + out_channels)
+
+    if any(have == convs(n) for n in range(1, 6) if n != num_convs):
+        n = next(n for n in range(1, 6) if have == convs(n))
+        return f"你的块里有 {n} 个 3×3 卷积,应有 num_convs = {num_convs} 个:用一个循环,按 num_convs 添加卷积。"
+    if any(have == convs(num_convs, k) for k in (1, 5, 7)):
+        return "卷积核的大小不对:VGG 块里的卷积都是 3×3(kernel_size=3,padding=1)。"
+    return f"应为 {_VGG_LAYERS};每个卷积都带偏置。"
 
 
 EXERCISES: list[AnyExercise] = [
@@ -173,6 +306,71 @@ EXERCISES: list[AnyExercise] = [
         ),
         default_hint="eval() 模式下 nn.Dropout 是恒等映射。",
     ),
+    Exercise(
+        key="04-6",
+        question=(
+            "一个 VGG 块里堆叠了两个 3×3 卷积,都是 128 个通道进、128 个通道出(padding=1,带偏置)。"
+            "这两个卷积一共有多少个可学习的参数?(填一个整数)"
+        ),
+        answer=295_168,
+        solution=(
+            "一个 3×3 卷积:128 × 128 × 3 × 3 = 147,456 个权重,加 128 个偏置,共 147,584 个;两个共 295,168 个。\n"
+            "对比:一个 5×5 卷积看到同样大的 5×5 区域,却有 128 × 128 × 5 × 5 + 128 = 409,728 个参数。"
+            "不算偏置时两者之比是 2 × 9 / 25 = 0.72,与通道数无关。\n"
+            "验证:sum(p.numel() for p in cnn_course.models.VGGBlock(2, 128, 128).parameters())(汇聚层没有参数)。"
+        ),
+        hints=(
+            (147_584, "这是一个 3×3 卷积的参数;块里有两个。"),
+            (294_912, "忘了偏置:每个卷积每个输出通道还有一个偏置,两个卷积共 2 × 128 个。"),
+            (295_040, "两个卷积各有自己的 128 个偏置,偏置一共 256 个。"),
+            (409_728, "这是一个 5×5 卷积的参数量;题目问的是两个 3×3 卷积。"),
+            (2_560, "每个输出通道的卷积核要覆盖全部 128 个输入通道:一个卷积的权重是 128 × 128 × 3 × 3。"),
+        ),
+        default_hint="一个卷积的参数 = in_channels × out_channels × K × K + out_channels;两个卷积相加。",
+    ),
+    Exercise(
+        key="04-7",
+        question=(
+            "三个 3×3 卷积(步幅 1)直接堆叠在一起。第三个卷积的一个输出看到输入图上多大的区域?"
+            "填区域的边长(感受野的大小,一个整数)。"
+        ),
+        answer=7,
+        solution=(
+            "步幅都是 1 时,每多一个 K×K 的卷积,感受野的边长就加 K - 1 = 2:1 → 3 → 5 → 7。\n"
+            "所以三个 3×3 卷积看到 7×7 的区域,和一个 7×7 卷积一样;两个 3×3 看到 5×5。\n"
+            "验证:cnn_course.receptive_fields(nn.Sequential(*[nn.Conv2d(1, 1, 3, padding=1) for _ in range(3)]))。"
+        ),
+        hints=(
+            (9, "不是 3 + 3 + 3:相邻的两个窗口重叠。每多一个 3×3 卷积,边长只加 3 - 1 = 2。"),
+            (27, "感受野的边长是相加增长的(每层加 K - 1),不是相乘。"),
+            (5, "这是两个 3×3 卷积的感受野;这里有三个。"),
+            (3, "第一个卷积的输出看到 3×3;第二、三个卷积看到的是前一层的 3×3 个位置,每个位置又看到一片输入。"),
+            (49, "题目问的是区域的边长,不是像素个数(7 × 7 = 49)。"),
+        ),
+        default_hint="步幅为 1 时,每个 K×K 卷积让感受野的边长加 K - 1,从 1 开始加。",
+    ),
+    Exercise(
+        key="04-8",
+        question=(
+            "一个 VGG 块(两个 3×3 卷积,padding=1,再一个 2×2、步幅 2 的最大汇聚)后面再接一个 3×3 卷积。"
+            "这个卷积的一个输出看到输入图上多大的区域?填边长(一个整数)。"
+        ),
+        answer=10,
+        solution=(
+            "用感受野的递推:r 从 1 开始,每层 r ← r + (K - 1) × j,j 是到这一层之前所有步幅的乘积。\n"
+            "3×3 卷积:r = 1 + 2 × 1 = 3;3×3 卷积:r = 3 + 2 × 1 = 5;2×2 汇聚:r = 5 + 1 × 1 = 6,之后 j = 2;\n"
+            "3×3 卷积:r = 6 + 2 × 2 = 10。汇聚之后的每个 3×3 卷积让感受野长得快一倍。\n"
+            "验证:cnn_course.receptive_fields(nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), "
+            "nn.Conv2d(1, 1, 3, padding=1), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3, padding=1)))。"
+        ),
+        hints=(
+            (7, "汇聚层也扩大感受野,而且它之后的卷积每一步跨过 2 个输入像素。"),
+            (8, "汇聚之后的卷积每一步跨过 2 个输入像素(j = 2):它让感受野加 (3 - 1) × 2 = 4,不是 2。"),
+            (9, "别忘了 2×2 汇聚本身也让感受野加 (2 - 1) × 1 = 1:5 → 6,然后才是 6 + 4 = 10。"),
+            (12, "汇聚层只把感受野加 K - 1 = 1(5 → 6),不是翻倍;翻倍的是它之后每层的步长 j。"),
+        ),
+        default_hint="逐层算 r ← r + (K - 1) × j,汇聚层之后 j 变成 2。",
+    ),
     CodeExercise(
         key="04-dropout",
         question=(
@@ -182,5 +380,15 @@ EXERCISES: list[AnyExercise] = [
         ),
         reference=dropout,
         judge=judge_dropout,
+    ),
+    CodeExercise(
+        key="04-vgg",
+        question=(
+            "不看 VGG 一节,自己写 VGGBlock(num_convs, in_channels, out_channels):一个 nn.Module,"
+            f"{_VGG_LAYERS}。输出的高宽是输入的一半(向下取整)。"
+            "check 用三组参数检查输出形状、参数个数,再把参考实现的权重按定义顺序复制进你的模块,比较输出。"
+        ),
+        reference=VGGBlock,
+        judge=judge_vgg_block,
     ),
 ]

@@ -1,0 +1,205 @@
+"""A time budget for training: measure a few steps, then choose how many training images fit.
+
+A profile that must finish within minutes on any CPU cannot fix the number of images: a laptop
+without native bf16 may train several times slower than the machine a chapter was written on.
+:func:`plan_training` times a short warm-up on a copy of the network and returns a :class:`Plan`
+whose ``train_size`` fits the budget there; its text says what was measured and what was chosen.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ._checks import check_int, check_model, describe, is_positive_number
+from .batches import DataIter, autocast, batches, forward
+from .runtime import resolve_device, resolve_precision
+
+__all__ = ["LONG_RUN_FACTOR", "Plan", "measure_speed", "plan_training"]
+
+#: A long training run's speed as a fraction of a few warm-up steps' speed: measured in chapter 4's quick
+#: profile on a 2-core CPU as 0.76 (bf16) and 0.79 (fp32) for AlexNet, 0.93 for VGG. Plans use this much of
+#: the measured speed, so that a run ends within its budget.
+LONG_RUN_FACTOR = 0.75
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many training images a time budget allows, and why.
+
+    Attributes:
+        train_size: training images to use: whole batches, at most ``maximum``.
+        batch_size: images per step.
+        seconds: the budget for the training steps, or None when the profile has none.
+        img_per_sec: the speed planned with: the warm-up's, times ``margin``, divided by ``slowdown`` (None when
+            not measured).
+        precision: the arithmetic the warm-up (and training) uses: ``'fp32'``, ``'bf16'`` or ``'fp16'``.
+        slowdown: the speed was divided by this to plan for a slower machine (1.0: this one).
+        margin: the fraction of the warm-up's speed planned with (see :data:`LONG_RUN_FACTOR`).
+        limited_by: ``'budget'``, ``'maximum'`` (all the images asked for fit) or ``'minimum'``
+            (the budget allows fewer than ``minimum``; ``minimum`` is used anyway).
+    """
+
+    train_size: int
+    batch_size: int
+    seconds: float | None
+    img_per_sec: float | None
+    precision: str
+    slowdown: float = 1.0
+    limited_by: str = "budget"
+    margin: float = 1.0
+
+    @property
+    def expected_seconds(self) -> float | None:
+        """Seconds the training steps should take at the measured speed (None when not measured)."""
+        return None if self.img_per_sec is None else self.train_size / self.img_per_sec
+
+    def __str__(self) -> str:
+        steps = f"{self.train_size:,} training images ({self.train_size // self.batch_size:,} steps of " \
+                f"{self.batch_size})"
+        if self.seconds is None or self.img_per_sec is None:
+            return f"no time budget in this profile: {steps}"
+        where = "this CPU" if self.slowdown == 1 else f"a machine {self.slowdown:.1f}x slower than this one"
+        speed = f"{self.img_per_sec:,.0f} img/s in {self.precision} on {where}"
+        if self.margin != 1:
+            speed += f" ({self.margin:.0%} of the warm-up's speed)"
+        if self.limited_by == "maximum":
+            return f"{speed}: all {steps} fit the {self.seconds:g} s budget (about {self.expected_seconds:.0f} s)"
+        if self.limited_by == "minimum":
+            return (f"{speed}: the {self.seconds:g} s budget allows fewer than the minimum; using {steps}, "
+                    f"about {self.expected_seconds:.0f} s")
+        return f"{speed} -> {steps} fit the {self.seconds:g} s budget"
+
+
+def measure_speed(
+    model: nn.Module,
+    data_iter: DataIter,
+    *,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    steps: int = 3,
+    device: str | torch.device | None = None,
+) -> tuple[float, str]:
+    """Time ``steps`` training steps (batch, forward, loss, backward, SGD update) on a copy of ``model``.
+
+    The batches come from ``data_iter``, so reading and resizing them is timed too; ``model`` and the
+    global random state are left as they were. One untimed step first lets the libraries choose their
+    algorithms.
+
+    Args:
+        model: the network to time (not changed).
+        data_iter: a :class:`cnn_course.Loader` or any iterable of ``(X, y)`` batches, as training reads them;
+            it needs ``steps + 1`` batches.
+        precision: as in :func:`cnn_course.train` (``'auto'`` picks what training would).
+        channels_last: time the channels-last memory layout, as training with it would run.
+        steps: timed steps (at least 1).
+        device: None picks CUDA, then MPS, then CPU.
+
+    Returns:
+        ``(training images per second, precision used)``.
+
+    Raises:
+        ValueError: for a bad argument, too few batches, or batches the model cannot take.
+    """
+    check_model(model)
+    steps = check_int(steps, "steps", 1)
+    if not isinstance(data_iter, Iterable):
+        raise ValueError(f"data_iter must be a loader or an iterable of (X, y) batches, such as the train_iter "
+                         f"of cnn_course.load_data, got {describe(data_iter)}")
+    dev = resolve_device(device)
+    chosen, _ = resolve_precision(precision, dev)
+    copied = copy.deepcopy(model).to(dev).train()
+    if channels_last:
+        copied = copied.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(copied.parameters(), lr=1e-6, momentum=0.9)
+    images, start, count = 0, 0.0, 0
+    with torch.random.fork_rng(devices=[]):  # the loader's shuffling and any dropout draw here, not globally
+        for count, (X, y) in enumerate(batches(data_iter, "data_iter", dev, channels_last), start=1):
+            with autocast(dev, chosen):
+                y_hat = forward(copied, X, "data_iter")
+                loss = nn.functional.cross_entropy(y_hat.float(), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            if count == 1:  # untimed: the first step chooses algorithms and allocates memory
+                start = time.perf_counter()
+                continue
+            images += len(y)
+            if count == steps + 1:
+                return images / (time.perf_counter() - start), chosen
+    raise ValueError(f"data_iter gave {count} batch(es); measuring {steps} step(s) needs {steps + 1} "
+                     "(one untimed, then the timed ones): use more training images or a smaller batch_size")
+
+
+def plan_training(
+    model: nn.Module,
+    data_iter: DataIter,
+    *,
+    seconds: float | None,
+    maximum: int,
+    minimum: int | None = None,
+    precision: str = "fp32",
+    channels_last: bool = False,
+    slowdown: float = 1.0,
+    margin: float = LONG_RUN_FACTOR,
+    steps: int = 3,
+    device: str | torch.device | None = None,
+) -> Plan:
+    """Choose how many training images fit ``seconds`` of training steps, from a measured warm-up.
+
+    Args:
+        model: the network to be trained (timed on a copy, see :func:`measure_speed`).
+        data_iter: training batches as the run will read them (their size is the plan's batch size),
+            e.g. a ``train_iter`` of :func:`cnn_course.load_data` over all the training images.
+        seconds: the budget for the training steps of one run (None: no budget, use ``maximum``).
+        maximum: the most training images to use (e.g. the size of the training set).
+        minimum: the fewest, even when the budget allows less (default: one batch).
+        precision, channels_last: as the training will use them.
+        slowdown: plan for a machine this many times slower than this one (1.0: this machine).
+        margin: plan with this fraction of the warm-up's speed, since a long run is slower than a few steps
+            (default :data:`LONG_RUN_FACTOR`; 1.0 trusts the warm-up).
+        steps: timed warm-up steps.
+        device: None picks CUDA, then MPS, then CPU.
+
+    Returns:
+        A :class:`Plan` with whole batches; ``str(plan)`` says what was measured and what was chosen.
+
+    Raises:
+        ValueError: for a bad argument (named, with what would work), before anything is timed.
+    """
+    check_model(model)
+    batch_size = getattr(data_iter, "batch_size", None)
+    if batch_size is None and isinstance(data_iter, Sequence) and data_iter:
+        batch_size = len(data_iter[0][1])
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"data_iter must be a loader with a batch_size, or a list of (X, y) batches, "
+                         f"got {describe(data_iter)}")
+    maximum = check_int(maximum, "maximum", batch_size)
+    minimum = batch_size if minimum is None else check_int(minimum, "minimum", 1, maximum)
+    if seconds is not None and not is_positive_number(seconds):
+        raise ValueError(f"seconds must be a positive number of seconds such as 150, or None for no budget, "
+                         f"got {describe(seconds)}")
+    if not is_positive_number(slowdown) or slowdown < 1:
+        raise ValueError(f"slowdown must be a number of at least 1 (how many times slower the machine planned for "
+                         f"is than this one), got {describe(slowdown)}")
+    if not is_positive_number(margin) or margin > 1:
+        raise ValueError(f"margin must be a fraction of the warm-up's speed above 0 and at most 1, such as 0.75, "
+                         f"got {describe(margin)}")
+    if seconds is None:
+        chosen, _ = resolve_precision(precision, resolve_device(device))
+        return Plan(maximum, batch_size, None, None, chosen, float(slowdown), "maximum")
+    speed, chosen = measure_speed(model, data_iter, precision=precision, channels_last=channels_last, steps=steps,
+                                  device=device)
+    speed = speed * margin / slowdown
+    fits = math.floor(seconds * speed / batch_size) * batch_size
+    limited_by = "maximum" if fits >= maximum else "minimum" if fits < minimum else "budget"
+    size = {"maximum": maximum, "minimum": minimum, "budget": fits}[limited_by]
+    return Plan(size, batch_size, float(seconds), speed, chosen, float(slowdown), limited_by, float(margin))
