@@ -21,13 +21,16 @@ from .conv_figures import draw_message, draw_receptive_field, draw_shape_grid, d
 from .conv_steps import MODES, ShapeReport, WindowWalk, shape_report, window_steps
 from .display import LiveOutput, png
 from .models import AlexNet, LeNet
+from .neuron import NeuronSum, conv_layers, draw_neuron, neuron_sum
 from .receptive_field import Region, input_region, receptive_fields
 
 __all__ = [
+    "NeuronExplorer",
     "ReceptiveFieldExplorer",
     "ShapeExplorer",
     "StepThrough",
     "error_view",
+    "neuron_explorer",
     "receptive_field_explorer",
     "shape_explorer",
     "step_through",
@@ -441,3 +444,89 @@ def receptive_field_explorer(
     """
     ReceptiveFieldExplorer(network, layer, row, col, image).show()
 
+
+class NeuronExplorer(_Explorer):
+    """Choose a convolution, an output channel and a position; see the patch, kernel, products and sum + bias.
+
+    The channel and position are typed in, so a value outside the layer's output is possible: the
+    explorer answers it with the message of :func:`cnn_course.neuron.neuron_sum`. Use
+    :func:`neuron_explorer` in a notebook; tests set ``explorer.layer.value`` etc. and read :meth:`arithmetic`.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        image: Any,
+        layer: str | None = None,
+        channel: int = 0,
+        row: int | None = None,
+        col: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.model, self.image = model, image
+        names = conv_layers(model)
+        first = neuron_sum(model, layer if layer is not None else (names[0] if names else ""), 0, 0, 0, image)
+        out_h, out_w = first.output_shape[1:]
+        start = neuron_sum(model, first.layer, channel, out_h // 2 if row is None else row,
+                           out_w // 2 if col is None else col, image)  # refuses bad start values now
+        style = {"description_width": "60px"}
+        self.layer = widgets.Dropdown(options=names, value=start.layer, description="layer", style=style)
+        self.channel, self.row, self.col = (
+            widgets.IntText(value=value, description=name, style=style, layout=widgets.Layout(width="150px"))
+            for name, value in (("channel", start.channel), ("row", start.row), ("col", start.col))
+        )
+        self._hold = False  # True while a new layer resets the other controls: redraw once, at the end
+        self.controls = Controls([widgets.HBox([self.layer, self.channel, self.row, self.col])],
+                                 note="(交互控件:在运行中的 Jupyter 里选层、输入通道和位置;下方是当前设置的结果)")
+        self.layer.observe(self._layer_changed, names="value")
+        for control in (self.channel, self.row, self.col):
+            control.observe(self._changed, names="value")
+
+    def _layer_changed(self, change: dict) -> None:
+        """A new layer: keep the channel if it exists there, and start at the centre of its feature map."""
+        channels, out_h, out_w = neuron_sum(self.model, self.layer.value, 0, 0, 0, self.image).output_shape
+        self._hold = True
+        try:
+            self.channel.value = min(max(self.channel.value, 0), channels - 1)
+            self.row.value, self.col.value = out_h // 2, out_w // 2
+        finally:
+            self._hold = False
+        self._update()
+
+    def _changed(self, change: dict) -> None:
+        if not self._hold:
+            self._update()
+
+    def arithmetic(self) -> NeuronSum:
+        """The :class:`~cnn_course.neuron.NeuronSum` for the current choices."""
+        return neuron_sum(self.model, self.layer.value, self.channel.value, self.row.value, self.col.value,
+                          self.image)
+
+    def view(self) -> tuple[str, Figure]:
+        """The text and picture for the current choices (a choice outside the layer's output gives its message)."""
+        found = self.arithmetic()
+        return found.text(), draw_neuron(found, self.image)
+
+
+def neuron_explorer(
+    model: nn.Module,
+    image: Any,
+    layer: str | None = None,
+    channel: int = 0,
+    row: int | None = None,
+    col: int | None = None,
+) -> None:
+    """Show a layer, channel and position chooser and, below it, how that output value is computed.
+
+    Args:
+        model: a trained network with ``nn.Conv2d`` layers.
+        image: one normalised image as the network sees it, ``(1, H, W)`` (e.g. ``X[0]`` of a test batch).
+        layer: the convolution to start at (``"net.3"``); None: the first.
+        channel: the output channel to start at.
+        row, col: the position to start at; None: the centre of the feature map.
+
+    Raises:
+        ValueError: a layer that is not a convolution of ``model``, a channel or position outside its
+            output, or an image the network cannot take.
+    """
+    NeuronExplorer(model, image, layer, channel, row, col).show()

@@ -23,7 +23,7 @@ def test_list_shows_each_chapter_with_its_title(capsys: pytest.CaptureFixture[st
     assert main(["list", "--notebooks", str(NOTEBOOKS)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == [chapter.stem for chapter in CHAPTERS]
-    assert lines[-1].startswith("06_resnet  ResNet  (")
+    assert lines[-1].startswith(f"{CHAPTERS[-1].stem}  {CHAPTERS[-1].title}  (")
 
 
 def write_notebook(path: Path, *sources: str) -> None:
@@ -63,8 +63,8 @@ def test_a_notebook_shows_its_top_level_definitions_but_not_exercise_skeletons(f
          "exercise_module='ch99' is no module of cnn_course/exercise_bank"),
         ((FIRST, NEW), "07_new: exercise keys ['01-1', '01-2', '01-3', '01-4', '01-5', '01-corr2d'] do not start "
                        "with 07-"),
-        ((FIRST, replace(NEW, networks=("MobileNet",))),
-         "networks ['MobileNet'] are not defined in cnn_course/models.py"),
+        ((FIRST, replace(NEW, networks=("ShuffleNet",))),
+         "networks ['ShuffleNet'] are not defined in cnn_course/models.py"),
         ((FIRST, replace(NEW, networks=("LeNet", "AlexNet"))), "07_new: the notebook does not show ['AlexNet']"),
         ((replace(FIRST, shares_with=("07_new",)), NEW), "shares_with names '07_new', which is not an appendix 01a_"),
         ((replace(FIRST, benchmark="lenet"), replace(NEW, benchmark="lenet")), "benchmark 'lenet' belongs to more"),
