@@ -13,8 +13,8 @@ import importlib
 import json
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,6 +53,9 @@ class Chapter:
             initialisations); ``tests/test_models.py`` holds each copy to the package's code.
         benchmark: the chapter's network in ``benchmarks/pipelines.py`` (``SPECS``), or None.
         shares_with: appendices that reuse this chapter's helpers.
+        facts: numbers the prose states that no output of the notebook prints, each mapped to its source
+            (the source course's reported results, a paper's figure, arithmetic the prose shows);
+            ``tests/test_claims.py`` holds every other number with a unit to the notebook's outputs.
     """
 
     stem: str
@@ -61,6 +64,7 @@ class Chapter:
     networks: tuple[str, ...] = ()
     benchmark: str | None = None
     shares_with: tuple[str, ...] = ()
+    facts: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def number(self) -> str:
@@ -79,16 +83,60 @@ class Chapter:
         return list(module.EXERCISES)
 
 
+# Numbers a chapter's prose states that no output prints, with their sources (tests/test_claims.py reads
+# them): the source course's reported results, papers' published figures, arithmetic the prose shows.
+_FACTS_03 = {
+    "98.52 %": "the source course's reported test accuracy of LeNet-5 on full MNIST (one GPU run)",
+    "0.1 个百分点": "arithmetic shown in the prose: one image of a 1,000-image test set",
+    "1.5 个百分点": "arithmetic: 100 % minus the source course's 98.52 %",
+}
+
+_FACTS_04 = {
+    "15.3%": "Krizhevsky, Sutskever & Hinton (2012), ImageNet Classification with Deep CNNs: top-5 error, ILSVRC-2012",
+    "26.2%": "Krizhevsky et al. (2012): the runner-up's top-5 error in ILSVRC-2012",
+    "25%": "Krizhevsky et al. (2012), figure 1: the training error on CIFAR-10 that both networks are timed to",
+    "6 倍": "Krizhevsky et al. (2012), figure 1: ReLU reaches it six times faster than tanh",
+    "4 倍": "arithmetic shown in the prose: the first convolution has stride 4",
+    "8 倍": "arithmetic: 224 / 28, the upscaling of the images",
+    "64 倍": "arithmetic shown in the prose: 8 x 8 pixels for each original pixel",
+    "10 倍": "arithmetic shown in the prose: momentum 0.9 multiplies the step by 1 / (1 - 0.9)",
+    "91.22%": "the source course's reported test accuracy of AlexNet on Fashion-MNIST (224 x 224, 10 epochs)",
+    "89.59%": "the source course's reported test accuracy of its GoogLeNet on Fashion-MNIST",
+}
+
+_FACTS_05 = {
+    "6.67%": "Szegedy et al. (2015), Going Deeper with Convolutions: GoogLeNet's top-5 error, ILSVRC-2014",
+    "12 倍": "Szegedy et al. (2015): 12 times fewer parameters than AlexNet",
+    "9 倍": "arithmetic shown in the prose: torchvision's 61 million / 6.6 million parameters; and 3 x 3",
+    "25 倍": "arithmetic shown in the prose: 5 x 5",
+    "91.22%": "the source course's reported test accuracy of AlexNet on Fashion-MNIST",
+    "89.59%": "the source course's reported test accuracy of this GoogLeNet on Fashion-MNIST",
+    "10%": "arithmetic shown in the prose: chance level, 1 of 10 equally likely classes",
+}
+
+_FACTS_06 = {
+    "3.57%": "He et al. (2016), Deep Residual Learning for Image Recognition: top-5 error, ILSVRC-2015",
+    "7 倍": "arithmetic shown in the prose: 152 / 22 layers",
+    "0.5 倍": "a hypothetical factor in the derivation of vanishing gradients, not a result",
+    "90.04%": "the source course's reported test accuracy of its ResNet on Fashion-MNIST",
+}
+
+
 #: The chapters in course order.
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_convolution", "Convolution", "ch01"),
     Chapter("02_pooling", "Pooling", "ch02"),
-    Chapter("03_lenet", "LeNet-5", "ch03", networks=("LeNet", "init_xavier"), benchmark="lenet"),
-    Chapter("04_alexnet", "AlexNet", "ch04", networks=("AlexNet", "init_he"), benchmark="alexnet"),
-    Chapter("05_googlenet", "GoogLeNet", "ch05", networks=("Inception", "GoogLeNet"), benchmark="googlenet",
-            shares_with=("05a_googlenet_stall",)),
+    Chapter("03_lenet", "LeNet-5", "ch03", networks=("LeNet", "init_xavier"), benchmark="lenet", facts=_FACTS_03),
+    Chapter("04_alexnet", "AlexNet", "ch04", networks=("AlexNet", "init_he", "VGGBlock", "VGG"),
+            benchmark="alexnet", shares_with=("04a_alexnet_on_a_cpu",), facts=_FACTS_04),
+    Chapter("04a_alexnet_on_a_cpu", "Appendix: training AlexNet on a CPU"),
+    Chapter("05_googlenet", "GoogLeNet", "ch05",
+            networks=("Inception", "GoogLeNet", "PaperInception", "PaperGoogLeNet"), benchmark="googlenet",
+            shares_with=("05a_googlenet_stall",), facts=_FACTS_05),
     Chapter("05a_googlenet_stall", "Appendix: why some seeds stall at chance level"),
-    Chapter("06_resnet", "ResNet", "ch06", networks=("ResidualBlock", "ResNet"), benchmark="resnet"),
+    Chapter("06_resnet", "ResNet", "ch06", networks=("ResidualBlock", "ResNet"), benchmark="resnet", facts=_FACTS_06),
+    Chapter("07_explain_and_transfer", "Explain and transfer", "ch07",
+            networks=("DepthwiseSeparable", "MobileNet")),
 )
 
 

@@ -14,27 +14,34 @@ generation step that someone must remember to run, while the chapters still show
 still edit, the full architecture. Editing a chapter's copy in a clone changes nothing here; a
 maintainer who changes one must change the other, and the test says so.
 
-Definitions shown in a chapter: ``LeNet`` and ``init_xavier`` (chapter 3), ``AlexNet`` and
-``init_he`` (chapter 4), ``Inception`` and ``GoogLeNet`` (chapter 5), ``ResidualBlock`` and
-``ResNet`` (chapter 6). Later chapters and chapter 4's cost table import the rest from here.
+Definitions shown in a chapter: ``LeNet`` and ``init_xavier`` (chapter 3), ``AlexNet``, ``init_he``,
+``VGGBlock`` and ``VGG`` (chapter 4), ``Inception``, ``GoogLeNet``, ``PaperInception`` and ``PaperGoogLeNet``
+(chapter 5), ``ResidualBlock`` and ``ResNet`` (chapter 6), ``DepthwiseSeparable`` and ``MobileNet``
+(chapter 7). Later chapters and chapter 4's cost table import the rest from here.
 
 Shape comments follow torchvision: ``N x C x H x W`` after each step, for the chapter's input size.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 __all__ = [
     "AlexNet",
+    "DepthwiseSeparable",
     "GoogLeNet",
     "Inception",
     "LeNet",
+    "MobileNet",
+    "PaperGoogLeNet",
+    "PaperInception",
     "ResNet",
     "ResidualBlock",
+    "VGG",
+    "VGGBlock",
     "count_macs",
     "init_he",
     "init_xavier",
@@ -116,6 +123,62 @@ class AlexNet(nn.Module):
         return self.net(x)
 
 
+class VGGBlock(nn.Module):
+    """A VGG block: ``num_convs`` 3x3 convolutions, each followed by ReLU, then 2x2 max-pooling.
+
+    The convolutions (``padding=1``) keep the height and width; the pooling halves them, rounding down.
+    Two stacked 3x3 convolutions see a 5x5 region of their input, three see 7x7, with fewer parameters
+    and multiply-adds than one 5x5 or 7x7 convolution.
+
+    Args:
+        num_convs: number of 3x3 convolutions (at least 1).
+        in_channels: channels of the input (taken by the first convolution).
+        out_channels: channels of every convolution's output, and of the block's.
+    """
+
+    def __init__(self, num_convs: int, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i in range(num_convs):
+            channels_in = in_channels if i == 0 else out_channels  # only the first conv changes the channels
+            layers += [nn.Conv2d(channels_in, out_channels, kernel_size=3, padding=1), nn.ReLU()]  # N x out x H x W
+        layers.append(nn.MaxPool2d(kernel_size=2, stride=2))                                  # N x out x H/2 x W/2
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x in_channels x H x W
+        return self.net(x)
+
+
+class VGG(nn.Module):
+    """A small VGG for 1 x 28 x 28 images: three VGG blocks, then three dense layers with dropout.
+
+    Five 3x3 convolutions in blocks of 1, 2 and 2 (32, 64 and 128 channels) as in VGG-11's first
+    three blocks, with fewer channels; the dense layers have 512 units instead of 4096.
+
+    Args:
+        num_classes: number of class scores the last layer gives.
+    """
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            VGGBlock(1, 1, 32),                                # N x 32 x 14 x 14
+            VGGBlock(2, 32, 64),                               # N x 64 x 7 x 7
+            VGGBlock(2, 64, 128),                              # N x 128 x 3 x 3
+            nn.Flatten(),                                      # N x 1152
+            nn.Linear(128 * 3 * 3, 512), nn.ReLU(),            # N x 512
+            nn.Dropout(p=0.5),
+            nn.Linear(512, 512), nn.ReLU(),                    # N x 512
+            nn.Dropout(p=0.5),
+            nn.Linear(512, num_classes),                       # N x 10
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x 1 x 28 x 28
+        return self.net(x)
+
+
 class Inception(nn.Module):
     """Four parallel branches with 1x1, 3x3 (stacked twice) and 5x5 kernels; outputs concatenated.
 
@@ -171,6 +234,72 @@ class GoogLeNet(nn.Module):
         return self.net(x)
 
 
+class PaperInception(nn.Module):
+    """GoogLeNet's own Inception block: a ReLU after every convolution and a 3x3 max-pooling branch.
+
+    The block of Szegedy et al. (2015) with the channel counts of the course's block: 16 + 24 + 24 + 24
+    = 88 channels out, whatever ``in_channels`` is; every branch keeps the height and width. Unlike
+    :class:`Inception`, branch 2 has one 3x3 convolution (as in the paper) and branch 4 max-pools
+    before its 1x1 projection.
+
+    Args:
+        in_channels: channels of the input.
+    """
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__()
+        self.branch1 = nn.Sequential(
+            nn.Conv2d(in_channels, 16, kernel_size=1), nn.ReLU(),       # N x 16 x H x W
+        )
+        self.branch2 = nn.Sequential(
+            nn.Conv2d(in_channels, 16, kernel_size=1), nn.ReLU(),       # N x 16 x H x W
+            nn.Conv2d(16, 24, kernel_size=3, padding=1), nn.ReLU(),     # N x 24 x H x W
+        )
+        self.branch3 = nn.Sequential(
+            nn.Conv2d(in_channels, 16, kernel_size=1), nn.ReLU(),       # N x 16 x H x W
+            nn.Conv2d(16, 24, kernel_size=5, padding=2), nn.ReLU(),     # N x 24 x H x W
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(kernel_size=3, stride=1, padding=1),           # N x C x H x W
+            nn.Conv2d(in_channels, 24, kernel_size=1), nn.ReLU(),       # N x 24 x H x W: the 1x1 projection
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x C x H x W
+        outputs = [self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)]
+        return torch.cat(outputs, dim=1)                                # N x 88 x H x W
+
+
+class PaperGoogLeNet(nn.Module):
+    """The course's small GoogLeNet with the paper's Inception blocks and a global-average-pooling head.
+
+    The same layers as :class:`GoogLeNet` up to the second block; then each of the 88 channels is
+    averaged over its 4 x 4 positions, and one ``Linear(88, num_classes)`` gives the class scores
+    (in place of ``Linear(1408, num_classes)``).
+
+    Args:
+        num_classes: number of class scores the last layer gives.
+    """
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 10, kernel_size=5), nn.ReLU(),    # N x 10 x 24 x 24
+            nn.MaxPool2d(kernel_size=2, stride=2),         # N x 10 x 12 x 12
+            PaperInception(in_channels=10),                # N x 88 x 12 x 12
+            nn.Conv2d(88, 20, kernel_size=5), nn.ReLU(),   # N x 20 x 8 x 8
+            nn.MaxPool2d(kernel_size=2, stride=2),         # N x 20 x 4 x 4
+            PaperInception(in_channels=20),                # N x 88 x 4 x 4
+            nn.AdaptiveAvgPool2d(1),                       # N x 88 x 1 x 1: global average pooling
+            nn.Flatten(),                                  # N x 88
+            nn.Linear(88, num_classes),                    # N x 10
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x 1 x 28 x 28
+        return self.net(x)
+
+
 class ResidualBlock(nn.Module):
     """Two 3x3 convolutions that keep the shape, plus the input: relu(x + F(x)).
 
@@ -209,6 +338,60 @@ class ResNet(nn.Module):
             ResidualBlock(32),                            # N x 32 x 4 x 4
             nn.Flatten(),                                 # N x 512
             nn.Linear(512, num_classes),                  # N x 10
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x 1 x 28 x 28
+        return self.net(x)
+
+
+class DepthwiseSeparable(nn.Module):
+    """A depthwise 3x3 convolution (one kernel per channel), then a 1x1 convolution that mixes the channels.
+
+    MobileNet's block: each convolution is followed by batch normalization and ReLU, and has no bias
+    (batch normalization subtracts it). ``stride=2`` halves the height and width in the depthwise step.
+
+    Args:
+        in_channels: channels of the input (and of the depthwise convolution's output).
+        out_channels: channels of the output, made by the 1x1 convolution.
+        stride: stride of the depthwise convolution.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, in_channels, kernel_size=3, stride=stride, padding=1,
+                      groups=in_channels, bias=False),                          # depthwise: N x C_in x H/s x W/s
+            nn.BatchNorm2d(in_channels), nn.ReLU(),
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),   # pointwise: N x C_out x H/s x W/s
+            nn.BatchNorm2d(out_channels), nn.ReLU(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: N x C_in x H x W
+        return self.net(x)
+
+
+class MobileNet(nn.Module):
+    """A small MobileNet for 1 x 28 x 28 images: a 3x3 stem, five depthwise-separable blocks, global average pooling.
+
+    Args:
+        num_classes: number of class scores the last layer gives.
+    """
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 16, kernel_size=3, padding=1, bias=False),  # N x 16 x 28 x 28
+            nn.BatchNorm2d(16), nn.ReLU(),
+            DepthwiseSeparable(16, 32, stride=2),                     # N x 32 x 14 x 14
+            DepthwiseSeparable(32, 32),                               # N x 32 x 14 x 14
+            DepthwiseSeparable(32, 64, stride=2),                     # N x 64 x 7 x 7
+            DepthwiseSeparable(64, 64),                               # N x 64 x 7 x 7
+            DepthwiseSeparable(64, 128, stride=2),                    # N x 128 x 4 x 4
+            nn.AdaptiveAvgPool2d(1),                                  # N x 128 x 1 x 1: global average pooling
+            nn.Flatten(),                                             # N x 128
+            nn.Linear(128, num_classes),                              # N x 10
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -314,8 +497,10 @@ def count_macs(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
         if isinstance(module, nn.Conv2d):
             kh, kw = module.kernel_size
             macs = output.numel() * (module.in_channels // module.groups) * kh * kw
-        else:
+        elif isinstance(module, nn.Linear):
             macs = output.numel() * module.in_features
+        else:  # only Conv2d and Linear layers are hooked
+            return
         name = names.get(module, type(module).__name__)
         counts[name] = counts.get(name, 0) + macs  # the batch holds one image
 

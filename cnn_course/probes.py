@@ -1,4 +1,4 @@
-"""Probe runs: short trainings of chapter 5's GoogLeNet that watch it stall (chapter 5.7 and appendix 05a).
+"""Probe runs: short trainings of chapter 5's GoogLeNet that watch it stall (chapter 5 and appendix 05a).
 
 A probe trains the network for a few dozen steps on a class-balanced subset and records, at every
 step, the loss, the gradient norm of the second convolution (``net[4]``) and how many channels of
@@ -52,7 +52,8 @@ def watch(model: nn.Module) -> ProbeRecord:
     """Record, at every training step, conv2's gradient norm and the dead ReLU channels after it.
 
     Args:
-        model: a :class:`cnn_course.models.GoogLeNet` (``net[4]`` a ``Conv2d``, ``net[5]`` a ``ReLU``).
+        model: a :class:`cnn_course.models.GoogLeNet` or :class:`~cnn_course.models.PaperGoogLeNet`
+            (``net[4]`` a ``Conv2d``, ``net[5]`` a ``ReLU``).
 
     Returns:
         A record whose ``grad_norm`` and ``dead`` lists grow by one entry per training step;
@@ -65,8 +66,8 @@ def watch(model: nn.Module) -> ProbeRecord:
     if not (isinstance(layers, nn.Sequential) and len(layers) > 5
             and isinstance(layers[4], nn.Conv2d) and isinstance(layers[5], nn.ReLU)):
         raise ValueError(
-            "model must be chapter 5's GoogLeNet (net[4] a Conv2d followed by net[5] a ReLU), e.g. "
-            f"cnn_course.models.GoogLeNet(); got {describe(model)}"
+            "model must be chapter 5's GoogLeNet or PaperGoogLeNet (net[4] a Conv2d followed by net[5] a ReLU), "
+            f"e.g. cnn_course.models.GoogLeNet(); got {describe(model)}"
         )
     conv, relu = layers[4], layers[5]
     record: ProbeRecord = {"grad_norm": [], "dead": [], "loss": [], "channels": conv.out_channels,
@@ -105,10 +106,11 @@ def run_probe(
     train_size: int,
     epochs: int = 1,
     init: Callable[[nn.Module], Any] | None = None,
+    network: Callable[[], nn.Module] = GoogLeNet,
     threads: int = 1,
     verbose: bool = False,
-) -> tuple[GoogLeNet, ProbeRecord]:
-    """Train a fresh GoogLeNet briefly on a Fashion-MNIST subset, watching it step by step.
+) -> tuple[nn.Module, ProbeRecord]:
+    """Train a fresh network briefly on a Fashion-MNIST subset, watching it step by step.
 
     ``seed`` fixes the initial weights, which images the subset holds and their order in every epoch.
     Training uses exactly ``threads`` CPU threads (restored afterwards): the outcome near the edge of
@@ -121,6 +123,8 @@ def run_probe(
         epochs: passes over the subset.
         init: called on the network before training, e.g. :func:`cnn_course.models.init_he`; None keeps
             PyTorch's default initialisation.
+        network: builds the network to train: :class:`~cnn_course.models.GoogLeNet` (the course's block)
+            or :class:`~cnn_course.models.PaperGoogLeNet` (the paper's), or any network laid out like them.
         threads: CPU threads while training.
         verbose: print each epoch's line, and each warning raised while training as one line
             (``ChanceLevelWarning: ...``) without a file path.
@@ -131,8 +135,9 @@ def run_probe(
         otherwise ``'trains'``.
 
     Raises:
-        ValueError: for a seed, size, epoch or thread count that is not a whole number in range, or a
-            recipe or init that is not callable.
+        ValueError: for a seed, size, epoch or thread count that is not a whole number in range, a
+            recipe, init or network that is not callable, or a network without conv2 and ReLU 2 at
+            ``net[4]`` and ``net[5]``.
     """
     check_int(seed, "seed", low=0)
     check_int(train_size, "train_size", low=1)
@@ -142,15 +147,18 @@ def run_probe(
     if not callable(recipe):
         raise ValueError(f"recipe must be a function that takes the network and returns options for "
                          f"cnn_course.train, e.g. source_recipe; got {describe(recipe)}")
+    if not callable(network):
+        raise ValueError(f"network must be a class or function that builds the network, e.g. GoogLeNet or "
+                         f"PaperGoogLeNet; got {describe(network)}")
     if init is not None and not callable(init):
         raise ValueError(f"init must be None or a function that initialises the network in place, e.g. "
                          f"init_he; got {describe(init)}")
     probe_iter, _ = load_data("FashionMNIST", 128, train_size=train_size, test_size=500, seed=seed)
     set_seed(seed)
-    model = GoogLeNet()
+    model = network()
+    record = watch(model)  # before init: a network of the wrong layout fails here, before any training
     if init is not None:
         init(model)
-    record = watch(model)
     options = recipe(model)
     before = torch.get_num_threads()
     torch.set_num_threads(threads)  # a fixed number of threads: the same order of floating-point additions

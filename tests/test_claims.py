@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from cnn_course.chapters import CHAPTERS
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 TIMES, EN_DASH = "\u00d7", "\u2013"  # as the prose writes them: "2.3\u00d7", "90.7\u201395.0 %"
@@ -92,43 +94,9 @@ def outputs(cells: list[dict]) -> str:
     return "\n".join(texts)
 
 
-#: Numbers the prose states that no output of the chapter prints, each with its source.
-#: Keys are notebook file names; values map the claim as the prose writes it to its source.
-FACTS: dict[str, dict[str, str]] = {
-    "03_lenet.ipynb": {
-        "98.52 %": "the source course's reported test accuracy of LeNet-5 on full MNIST (one GPU run)",
-        "0.1 个百分点": "arithmetic shown in the prose: one image of a 1,000-image test set",
-        "1.5 个百分点": "arithmetic: 100 % minus the source course's 98.52 %",
-    },
-    "04_alexnet.ipynb": {
-        "15.3%": "Krizhevsky, Sutskever & Hinton (2012), ImageNet Classification with Deep CNNs: top-5 error, "
-                 "ILSVRC-2012",
-        "26.2%": "Krizhevsky et al. (2012): the runner-up's top-5 error in ILSVRC-2012",
-        "25%": "Krizhevsky et al. (2012), figure 1: the training error on CIFAR-10 that both networks are timed to",
-        "6 倍": "Krizhevsky et al. (2012), figure 1: ReLU reaches it six times faster than tanh",
-        "4 倍": "arithmetic shown in the prose: the first convolution has stride 4",
-        "8 倍": "arithmetic: 224 / 28, the upscaling of the images",
-        "64 倍": "arithmetic shown in the prose: 8 x 8 pixels for each original pixel",
-        "10 倍": "arithmetic shown in the prose: momentum 0.9 multiplies the step by 1 / (1 - 0.9)",
-        "91.22%": "the source course's reported test accuracy of AlexNet on Fashion-MNIST (224 x 224, 10 epochs)",
-        "89.59%": "the source course's reported test accuracy of its GoogLeNet on Fashion-MNIST",
-    },
-    "05_googlenet.ipynb": {
-        "6.67%": "Szegedy et al. (2015), Going Deeper with Convolutions: GoogLeNet's top-5 error, ILSVRC-2014",
-        "12 倍": "Szegedy et al. (2015): 12 times fewer parameters than AlexNet",
-        "9 倍": "arithmetic shown in the prose: torchvision's 61 million / 6.6 million parameters; and 3 x 3",
-        "25 倍": "arithmetic shown in the prose: 5 x 5",
-        "91.22%": "the source course's reported test accuracy of AlexNet on Fashion-MNIST",
-        "89.59%": "the source course's reported test accuracy of this GoogLeNet on Fashion-MNIST",
-        "10%": "arithmetic shown in the prose: chance level, 1 of 10 equally likely classes",
-    },
-    "06_resnet.ipynb": {
-        "3.57%": "He et al. (2016), Deep Residual Learning for Image Recognition: top-5 error, ILSVRC-2015",
-        "7 倍": "arithmetic shown in the prose: 152 / 22 layers",
-        "0.5 倍": "a hypothetical factor in the derivation of vanishing gradients, not a result",
-        "90.04%": "the source course's reported test accuracy of its ResNet on Fashion-MNIST",
-    },
-}
+#: Numbers a chapter's prose states that no output prints, each with its source: the registry's
+#: ``Chapter.facts`` (cnn_course/chapters.py), keyed here by notebook file name.
+FACTS: dict[str, dict[str, str]] = {f"{c.stem}.ipynb": dict(c.facts) for c in CHAPTERS if c.facts}
 
 
 def _facts(notebook: str) -> list[tuple[str, Quantity, str]]:
@@ -155,7 +123,8 @@ def test_every_number_with_a_unit_is_printed_or_sourced() -> None:
     report = "\n".join(f"  {name}: {', '.join(found)}" for name, found in problems.items())
     assert not problems, (
         "Numbers with a unit in the prose that no output of the same notebook prints; make the prose say "
-        "what the outputs show, or add the number to FACTS in tests/test_claims.py with its source:\n" + report
+        "what the outputs show, or add the number to the chapter's facts in cnn_course/chapters.py with its "
+        "source:\n" + report
     )
 
 

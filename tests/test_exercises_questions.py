@@ -119,6 +119,29 @@ def test_chapter_05_answers() -> None:
     y = torch.arange(10).repeat(5)
     assert check("05-4", float(F.cross_entropy(torch.zeros(len(y), 10), y)))
     assert check("05-4", 2.303) and "自然对数" in check("05-4", 1.0).message
+    from cnn_course.models import PaperInception  # the paper's block (chapter 5.6)
+
+    gap_head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, 10))
+    assert gap_head(torch.zeros(2, 256, 5, 5)).shape == (2, 10) and n_params(gap_head) == answer("05-5")
+    assert n_params(PaperInception(20).branch4) == answer("05-6")
+    # receptive fields: which input pixels change the output at the centre when they alone are set
+    def seen_side(branch: nn.Module) -> int:
+        with torch.no_grad():
+            base = branch(torch.zeros(1, 1, 11, 11))[0, :, 5, 5]
+            seen = torch.zeros(11, 11, dtype=torch.bool)
+            for i in range(11):
+                for j in range(11):
+                    x = torch.zeros(1, 1, 11, 11)
+                    x[0, 0, i, j] = 1.0
+                    seen[i, j] = not torch.allclose(branch(x)[0, :, 5, 5], base)
+        rows, cols = seen.nonzero(as_tuple=True)
+        assert int(rows.max() - rows.min()) == int(cols.max() - cols.min())
+        return int(rows.max() - rows.min()) + 1
+
+    torch.manual_seed(0)
+    paper_branch4 = PaperInception(1).branch4
+    nn.init.constant_(paper_branch4[1].weight, 1.0)  # a positive 1x1 projection: the ReLU passes what pooling saw
+    assert (seen_side(Inception(1).branch2), seen_side(paper_branch4)) == answer("05-7")
 
 
 def test_chapter_06_answers() -> None:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from cnn_course import probes
-from cnn_course.models import GoogLeNet, LeNet
+from cnn_course.models import GoogLeNet, LeNet, PaperGoogLeNet
 from cnn_course.probes import (
     ProbeRecord,
     clipped_recipe,
@@ -82,6 +82,7 @@ def test_recipes_give_the_options_the_chapters_describe() -> None:
         ({"threads": 0}, "threads must be"),
         ({"recipe": "source"}, "recipe must be a function"),
         ({"init": "he"}, "init must be None or a function"),
+        ({"network": "paper"}, "network must be a class or function"),
         ({"verbose": 1}, "verbose must be True or False"),
     ],
 )
@@ -105,6 +106,19 @@ def test_run_probe_records_every_step_and_restores_threads() -> None:
     assert len(watched["loss"]) == len(watched["dead"]) == len(watched["grad_norm"]) == 4  # 2 epochs of 2 steps
     assert watched["outcome"] in ("trains", "stalled at chance")
     assert all(math.isfinite(v) for v in watched["loss"])
+
+
+def test_run_probe_trains_the_network_it_is_given() -> None:
+    model, watched = run_probe(3, source_recipe, train_size=256, network=PaperGoogLeNet)
+    assert isinstance(model, PaperGoogLeNet) and len(watched["loss"]) == 2 and watched["channels"] == 20
+    _, default = run_probe(3, source_recipe, train_size=256)
+    _, named = run_probe(3, source_recipe, train_size=256, network=GoogLeNet)
+    assert default["loss"] == named["loss"] and default["loss"] != watched["loss"]
+
+
+def test_run_probe_refuses_a_network_without_conv2_and_relu2() -> None:
+    with pytest.raises(ValueError, match="model must be chapter 5's GoogLeNet or PaperGoogLeNet"):
+        run_probe(0, source_recipe, train_size=256, network=LeNet)
 
 
 def test_run_probe_is_repeatable_for_a_seed() -> None:

@@ -1,4 +1,5 @@
-"""Exercises for chapter 05 (GoogLeNet): Inception channels, 1x1 reductions, cost, chance-level loss, and writing Inception."""
+"""Exercises for chapter 05 (GoogLeNet): Inception channels, 1x1 reductions, cost, chance-level loss, global
+average pooling, the paper's block, receptive fields, and writing Inception."""
 
 from __future__ import annotations
 
@@ -93,12 +94,14 @@ def judge_inception(student: object) -> str:
                 raise Mistake(f"{what}:输出的高宽是 {describe_shape(out.shape[2:])},应和输入一样是 {(H, W)}。"
                               + _padding_mistake(block).split("。", 1)[1])
             elif out.dim() == 4 and out.shape[1] in (16, 24) and out.shape[0] == N:
-                hint = "分支的输出要沿通道维拼接(torch.cat([...], dim=1)),不是相加:拼接后有 16 + 24 + 24 + 24 = 88 个通道。"
+                hint = ("分支的输出要沿通道维拼接(torch.cat([...], dim=1)),不是相加:"
+                        "拼接后有 16 + 24 + 24 + 24 = 88 个通道。")
             elif out.dim() == 4 and out.shape[0] != N:
                 hint = "torch.cat 的 dim=0 是批量维;分支要沿通道维拼接,用 dim=1。"
             else:
                 hint = f"输出应有 16 + 24 + 24 + 24 = 88 个通道,高宽和输入相同。检查四条分支:{_BRANCHES}。"
-            raise Mistake(f"{what}:输出的形状是 {describe_shape(out.shape)},应该是 {describe_shape(expected_shape)}。{hint}")
+            raise Mistake(f"{what}:输出的形状是 {describe_shape(out.shape)},"
+                          f"应该是 {describe_shape(expected_shape)}。{hint}")
         torch.manual_seed(5)
         reference = Inception(in_channels)
         have, want = count_parameters(block), count_parameters(reference)
@@ -119,7 +122,8 @@ def judge_inception(student: object) -> str:
             if close(out, torch.relu(expected)) or close(out, _relu_everywhere(reference, x)):
                 raise Mistake(f"{what}:本章的 Inception 块里没有 ReLU(和原课程一样,非线性在块的外面);去掉块里的 ReLU。")
         raise Mistake(f"{what}:形状和参数个数都对,但在同样的权重下输出和参考实现不同。检查每条分支里层的顺序"
-                      f"({_BRANCHES}),以及每条分支的输入都是 x。参数按定义(注册)的顺序对应:按分支 1 到 4 的顺序定义各层。")
+                      f"({_BRANCHES}),以及每条分支的输入都是 x。"
+                      "参数按定义(注册)的顺序对应:按分支 1 到 4 的顺序定义各层。")
     return (f"Inception 在 {len(INCEPTION_CASES)} 组输入通道数和输入大小上,输出形状、参数个数"
             "和同样权重下的输出都和参考实现一致。")
 
@@ -156,7 +160,8 @@ EXERCISES: list[AnyExercise] = [
         solution=(
             "1×1 卷积:10·16·1·1 + 16 = 176;5×5 卷积:16·24·5·5 + 24 = 9624;合计 9800。\n"
             "有意思的是,直接用 nn.Conv2d(10, 24, 5, padding=2) 只要 10·24·25 + 24 = 6024 个参数:"
-            "输入只有 10 个通道时,先“降”到 16 个通道其实是升维,反而更贵。1×1 卷积只有在输入通道比它的输出通道多时才省钱。"
+            "输入只有 10 个通道时,先“降”到 16 个通道其实是升维,反而更贵。"
+            "1×1 卷积只有在输入通道比它的输出通道多时才省钱。"
         ),
         hints=(
             (9760, "别忘了偏置:每个输出通道有一个偏置,两层共 16 + 24 个。"),
@@ -206,6 +211,72 @@ EXERCISES: list[AnyExercise] = [
         ),
         default_hint="最好的常数输出给每类相同的概率 p;损失是 -ln p。",
         tolerance=5e-4,
+    ),
+    Exercise(
+        key="05-5",
+        question=(
+            "第 4 章的 AlexNet 最后一个汇聚层输出 256×5×5 的特征图,后面是 6400 → 4096 → 4096 → 10 三个全连接层。"
+            "换成全局平均汇聚(nn.AdaptiveAvgPool2d(1))再接一个 nn.Linear(256, 10),"
+            "汇聚层之后一共还剩多少个可学习参数(含偏置)?"
+        ),
+        answer=2570,
+        solution=(
+            "全局平均汇聚把每个通道的 5×5 个数平均成一个数,没有参数,输出 256 个数。\n"
+            "nn.Linear(256, 10) 有 256·10 + 10 = 2570 个参数。\n"
+            "原来的三个全连接层有 6400·4096 + 4096 + 4096·4096 + 4096 + 4096·10 + 10 = 43,040,778 个参数,"
+            "换掉之后只剩不到万分之一。代价是丢掉了位置信息:平均之后只知道每个通道在整张图上有多强。"
+        ),
+        hints=(
+            (2560, "别忘了偏置:nn.Linear(256, 10) 的每个输出有一个偏置,共 10 个。"),
+            (64010, "这是展平后直接接 nn.Linear(6400, 10) 的参数量;"
+                    "全局平均汇聚之后每个通道只剩一个数,只有 256 个输入。"),
+            (2572, "全局平均汇聚只是求平均,没有可学习的参数;只数 nn.Linear(256, 10)。"),
+            (43040778, "这是原来三个全连接层的参数量;问的是换成全局平均汇聚加 nn.Linear(256, 10) 之后。"),
+        ),
+        default_hint="全局平均汇聚之后每个通道只剩一个数;全连接层的参数 = 输入个数 · 输出个数 + 输出个数(偏置)。",
+    ),
+    Exercise(
+        key="05-6",
+        question=(
+            "PaperInception(in_channels=20) 的分支 4 是 nn.MaxPool2d(kernel_size=3, stride=1, padding=1) "
+            "接 nn.Conv2d(20, 24, kernel_size=1) 和 ReLU。这条分支一共有多少个可学习参数(含偏置)?"
+        ),
+        answer=504,
+        solution=(
+            "最大汇聚只在每个 3×3 窗口里取最大值,没有参数;ReLU 也没有参数。\n"
+            "1×1 卷积:20·24·1·1 + 24 = 504。\n"
+            "汇聚不改变通道数(输出仍是 20 个通道),所以要靠这个 1×1 卷积把这条分支的输出定为 24 个通道。"
+        ),
+        hints=(
+            (480, "别忘了偏置:1×1 卷积的每个输出通道有一个偏置,共 24 个。"),
+            (4344, "最大汇聚不是卷积,它没有权重:只在 3×3 窗口里取最大值。只数 1×1 卷积。"),
+            (0, "最大汇聚和 ReLU 没有参数,但 1×1 卷积有:20·24 个权重加 24 个偏置。"),
+            (9, "3×3 的最大汇聚窗口里没有可学习的数;只数 1×1 卷积。"),
+        ),
+        default_hint="汇聚层和 ReLU 没有参数;卷积层参数 = in_channels · out_channels · kh · kw + out_channels。",
+    ),
+    Exercise(
+        key="05-7",
+        question=(
+            "感受野(receptive field):分支输出的一个位置看到分支输入中多大的一块(填边长)。"
+            "原课程的块的分支 2 是 1×1 → 3×3 → 3×3 卷积(步幅 1);论文的块的分支 4 是 3×3 最大汇聚(步幅 1)→ 1×1 卷积。"
+            "这两条分支的感受野边长各是多少?(填一个二元组:(原课程的分支 2, 论文的分支 4))"
+        ),
+        answer=(5, 3),
+        solution=(
+            "步幅都是 1 时,每叠一层 K×K 的卷积或汇聚,感受野的边长就加 K − 1;1×1 卷积不改变感受野。\n"
+            "原课程的分支 2:1 + (3 − 1) + (3 − 1) = 5,和一个 5×5 卷积看到的范围一样。\n"
+            "论文的分支 4:最大汇聚看 3×3,后面的 1×1 卷积不扩大它:1 + (3 − 1) = 3。"
+        ),
+        hints=(
+            ((3, 3), "原课程的分支 2 叠了两个 3×3 卷积:第二个 3×3 的每个输入位置本身已经看到 3×3,"
+                     "合起来是 3 + 3 − 1 = 5。"),
+            ((6, 3), "叠两个步幅为 1 的 3×3 卷积,感受野是 3 + 3 − 1 = 5,不是 3 + 3:相邻窗口重叠。"),
+            ((9, 3), "两个 3×3 叠在一起看到的是 5×5 的范围,不是 3·3;问的是边长。"),
+            ((5, 1), "1×1 卷积只看一个位置,但它前面的最大汇聚在 3×3 窗口里取最大值:分支 4 的感受野是 3×3。"),
+            ((5, 4), "1×1 卷积不扩大感受野:3 + (1 − 1) = 3。"),
+        ),
+        default_hint="步幅为 1 时,每叠一层 K×K 的卷积或汇聚,感受野边长加 K − 1;从 1 开始加。",
     ),
     CodeExercise(
         key="05-inception",
