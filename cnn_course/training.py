@@ -110,7 +110,7 @@ def train(
         loss_fn = nn.CrossEntropyLoss()
     untried = stabilisers(scheduled=scheduler is not None, clipped=clip_grad_norm is not None)  # for advice
     lr_scheduler = _make_scheduler(scheduler, optimizer, steps_per_epoch * epochs)
-    scaler = _grad_scaler(dev) if precision == "fp16" else None  # fp16 only: see step 4
+    scaler = torch.amp.GradScaler(dev.type) if precision == "fp16" else None  # fp16 only: see step 4
     history = History(device=str(dev), precision=precision, epochs_planned=epochs, steps_per_epoch=steps_per_epoch)
     if notice:
         print(notice)
@@ -230,12 +230,6 @@ def _interrupted(history: History, epoch: int, phase: str, pending: list[torch.T
         f"Training interrupted {where} ({len(history.step_losses)} steps done); the model keeps what it "
         f"learned and the history holds {history.epochs} completed epoch(s)."
     )
-
-
-def _grad_scaler(device: torch.device) -> Any:
-    if hasattr(torch.amp, "GradScaler"):  # torch >= 2.3
-        return torch.amp.GradScaler(device.type)
-    return torch.cuda.amp.GradScaler()
 
 
 def _lr(optimizer: torch.optim.Optimizer) -> float:

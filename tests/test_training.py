@@ -306,7 +306,6 @@ def test_bf16_on_cpu_computes_in_bf16_and_learns() -> None:
     assert history.final_test_acc > 0.95
 
 
-@pytest.mark.skipif(not hasattr(torch.amp, "GradScaler"), reason="torch < 2.3 has no gradient scaler for the CPU")
 def test_fp16_steps_go_through_the_gradient_scaler(monkeypatch: pytest.MonkeyPatch) -> None:
     # A CPU falls back to fp32 for precision='fp16'; force fp16 to run the scaler's branch of the loop here.
     from cnn_course import training
