@@ -160,13 +160,13 @@ def check_batches(data_iter: Any, name: str, passes: int = 1) -> None:
 
 
 def check_train_arguments(
-    model: Any, train_iter: Any, test_iter: Any, *, epochs: Any, lr: Any, optimizer: Any, loss_fn: Any,
+    model: Any, train_iter: Any, valid_iter: Any, *, epochs: Any, lr: Any, optimizer: Any, loss_fn: Any,
     scheduler: Any, clip_grad_norm: Any, flags: dict[str, Any], callbacks: Any,
 ) -> None:
     """Check the arguments of :func:`cnn_course.train` before anything is moved or trained.
 
     Args:
-        model, train_iter, test_iter, epochs, lr, optimizer, loss_fn, scheduler, clip_grad_norm,
+        model, train_iter, valid_iter, epochs, lr, optimizer, loss_fn, scheduler, clip_grad_norm,
             callbacks: as given to ``train``.
         flags: ``train``'s True/False arguments by name (``channels_last``, ``live_plot``, ...).
 
@@ -176,8 +176,8 @@ def check_train_arguments(
     check_model(model)
     epochs = check_int(epochs, "epochs", low=1)
     check_batches(train_iter, "train_iter", passes=epochs)
-    if test_iter is not None:
-        check_batches(test_iter, "test_iter", passes=epochs)
+    if valid_iter is not None:
+        check_batches(valid_iter, "valid_iter", passes=epochs)
     _check_lr_and_optimizer(model, lr, optimizer)
     if loss_fn is not None and not callable(loss_fn):
         raise ValueError(f"loss_fn must be a function (y_hat, y) -> loss such as nn.CrossEntropyLoss(), "

@@ -181,9 +181,9 @@ class EpochPrinter(Callback):
     """Print one line per completed epoch to stdout: losses, accuracies and speed."""
 
     def on_epoch_end(self, history: History) -> None:
-        test = f", test acc {100 * history.test_acc[-1]:.2f} %" if history.test_acc else ""
+        valid = f", valid acc {100 * history.valid_acc[-1]:.2f} %" if history.valid_acc else ""
         print(
             f"epoch {history.epochs}/{history.epochs_planned}: train loss {history.train_loss[-1]:.4f}, "
-            f"train acc {100 * history.train_acc[-1]:.2f} %{test}, {history.img_per_sec[-1]:,.0f} img/s",
+            f"train acc {100 * history.train_acc[-1]:.2f} %{valid}, {history.img_per_sec[-1]:,.0f} img/s",
             flush=True,
         )

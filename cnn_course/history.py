@@ -31,7 +31,7 @@ class History:
 
     An epoch counts as completed when both its training pass and its evaluation finished; only
     then is it added, at once, to every per-epoch list. So the per-epoch lists always have the
-    same length (``test_acc`` is empty when training had no test set), and an epoch cut short by
+    same length (``valid_acc`` is empty when training had no validation set), and an epoch cut short by
     Ctrl-C or by divergence is never mistaken for a finished one: its steps are in
     ``step_losses`` and its number is in ``unfinished_epoch``.
 
@@ -42,13 +42,14 @@ class History:
         steps_per_epoch: mini-batches per epoch.
         step_losses: training loss of every mini-batch, in order, including an unfinished epoch's.
         train_loss, train_acc: one value per completed epoch (accuracies in [0, 1]).
-        test_acc: one value per completed epoch, or empty when there was no test set.
+        valid_acc: one value per completed epoch, on the validation iterator, or empty when there was none.
         epoch_seconds: training time of each completed epoch (evaluation and drawing excluded).
         img_per_sec: training images per second in each completed epoch.
         interrupted: True when training was stopped with Ctrl-C / the notebook's stop button.
         diverged: True when training stopped because the loss became NaN or infinite.
         unfinished_epoch: the number (from 1) of the epoch that was cut short, or None.
         notes: warnings raised during training, as text.
+        valid_data: what ``valid_acc`` was measured on (the validation iterator's ``describe()``), or ``""``.
 
     Raises:
         ValueError: when constructed with per-epoch lists of different lengths.
@@ -61,34 +62,35 @@ class History:
     step_losses: list[float] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)
     train_acc: list[float] = field(default_factory=list)
-    test_acc: list[float] = field(default_factory=list)
+    valid_acc: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
     img_per_sec: list[float] = field(default_factory=list)
     interrupted: bool = False
     diverged: bool = False
     unfinished_epoch: int | None = None
     notes: list[str] = field(default_factory=list)
+    valid_data: str = ""
 
     def __post_init__(self) -> None:
         lengths = {name: len(getattr(self, name)) for name in EPOCH_FIELDS}
-        if self.test_acc:
-            lengths["test_acc"] = len(self.test_acc)
+        if self.valid_acc:
+            lengths["valid_acc"] = len(self.valid_acc)
         if len(set(lengths.values())) > 1:
             raise ValueError(f"a History needs one entry per completed epoch in every per-epoch list, got {lengths}")
 
     def add_epoch(self, train_loss: float, train_acc: float, seconds: float, images: int,
-                  test_acc: float | None = None) -> None:
+                  valid_acc: float | None = None) -> None:
         """Record one completed epoch in every per-epoch list at once."""
-        if test_acc is None and self.test_acc:
-            raise ValueError("test_acc is missing: the earlier epochs of this History have one")
-        if test_acc is not None and len(self.test_acc) != self.epochs:
-            raise ValueError("test_acc given, but the earlier epochs of this History have none")
+        if valid_acc is None and self.valid_acc:
+            raise ValueError("valid_acc is missing: the earlier epochs of this History have one")
+        if valid_acc is not None and len(self.valid_acc) != self.epochs:
+            raise ValueError("valid_acc given, but the earlier epochs of this History have none")
         self.train_loss.append(float(train_loss))
         self.train_acc.append(float(train_acc))
         self.epoch_seconds.append(float(seconds))
         self.img_per_sec.append(images / seconds if seconds > 0 else 0.0)
-        if test_acc is not None:
-            self.test_acc.append(float(test_acc))
+        if valid_acc is not None:
+            self.valid_acc.append(float(valid_acc))
 
     @property
     def epochs(self) -> int:
@@ -101,9 +103,9 @@ class History:
         return self.unfinished_epoch is None and self.epochs >= self.epochs_planned
 
     @property
-    def final_test_acc(self) -> float | None:
-        """Test accuracy after the last completed epoch, or None."""
-        return self.test_acc[-1] if self.test_acc else None
+    def final_valid_acc(self) -> float | None:
+        """Validation accuracy after the last completed epoch, or None."""
+        return self.valid_acc[-1] if self.valid_acc else None
 
     @property
     def seconds(self) -> float:
@@ -134,7 +136,8 @@ class History:
     def from_dict(cls, data: dict[str, Any]) -> History:
         """Rebuild a History from :meth:`to_dict`'s output (e.g. read back from a JSON file).
 
-        A loss saved as None (it was not finite) comes back as NaN.
+        A loss saved as None (it was not finite) comes back as NaN. Files saved before the course had a
+        validation split call the per-epoch accuracy ``test_acc``; it is read into ``valid_acc``.
 
         Raises:
             ValueError: when ``data`` is not a dict, names a field a History does not have, or
@@ -143,14 +146,16 @@ class History:
         if not isinstance(data, dict):
             raise ValueError(f"data must be the dict that History.to_dict() gave, got {type(data).__name__}")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown = sorted(set(data) - known - {"test_acc"})
         if unknown:
             raise ValueError(f"data has field(s) {', '.join(map(repr, unknown))} that a History does not have; "
                              f"it holds {', '.join(sorted(known))}")
         values = dict(data)
+        if "test_acc" in values and "valid_acc" not in values:  # files saved before the validation split
+            values["valid_acc"] = values.pop("test_acc")
         if "step_losses" in values:
             values["step_losses"] = [math.nan if v is None else float(v) for v in values["step_losses"]]
-        for name in ("train_loss", "train_acc", "test_acc", "epoch_seconds", "img_per_sec", "notes"):
+        for name in ("train_loss", "train_acc", "valid_acc", "epoch_seconds", "img_per_sec", "notes"):
             if name in values:
                 values[name] = list(values[name])
         return cls(**values)
@@ -160,10 +165,10 @@ class History:
         stop = f" ({self.stop_reason})" if self.stop_reason else ""
         if not self.epochs:
             return f"no completed epoch ({len(self.step_losses)} steps){stop} on {self.device}"
-        test = f", test acc {100 * self.final_test_acc:.2f} %" if self.final_test_acc is not None else ""
+        valid = f", valid acc {100 * self.final_valid_acc:.2f} %" if self.final_valid_acc is not None else ""
         return (
             f"{self.epochs} epochs{stop}: train loss {self.train_loss[-1]:.4f}, "
-            f"train acc {100 * self.train_acc[-1]:.2f} %{test}; {self.seconds:.1f} s, "
+            f"train acc {100 * self.train_acc[-1]:.2f} %{valid}; {self.seconds:.1f} s, "
             f"{self.mean_img_per_sec:,.0f} img/s on {self.device} ({self.precision})"
         )
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import nn
@@ -39,6 +40,20 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
         return values
     kernel = np.ones(window) / window
     return np.convolve(values, kernel, mode="valid")
+
+
+def _draw_one_epoch(ax: Axes, history: History) -> None:
+    """The accuracies of a one-epoch run as labelled bars (empty until the epoch completes)."""
+    names, values = ["train (during the epoch)"], history.train_acc[:1]
+    if history.valid_acc:
+        names, values = names + ["validation (after it)"], values + history.valid_acc[:1]
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("accuracy (%) after 1 epoch")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(-0.6, len(names) - 0.4)
+    if values:
+        bars = ax.barh(range(len(values)), [100 * v for v in values], color=["tab:blue", "tab:orange"][:len(values)])
+        ax.bar_label(bars, labels=[f"{100 * v:.2f} %" for v in values], label_type="center", color="white")
 
 
 def draw_history(fig: Figure, history: History) -> None:
@@ -77,21 +92,23 @@ def draw_history(fig: Figure, history: History) -> None:
     ax_loss.grid(alpha=0.3)
     if len(losses):
         ax_loss.legend(loc="upper right")
-    epochs = np.arange(1, history.epochs + 1)
-    if history.epochs:
-        ax_acc.plot(epochs, 100 * np.asarray(history.train_acc), "o-", label="train")
-        if history.test_acc:
-            ax_acc.plot(epochs, 100 * np.asarray(history.test_acc), "s-", label="test")
-        ax_acc.legend(loc="lower right")
-    if history.epochs_planned:
+    if max(history.epochs_planned, history.epochs) == 1:
+        _draw_one_epoch(ax_acc, history)  # a lone point on an epoch axis says nothing: bars instead
+    else:
+        epochs = np.arange(1, history.epochs + 1)
+        if history.epochs:
+            ax_acc.plot(epochs, 100 * np.asarray(history.train_acc), "o-", label="train")
+            if history.valid_acc:
+                ax_acc.plot(epochs, 100 * np.asarray(history.valid_acc), "s-", label="validation")
+            ax_acc.legend(loc="lower right")
         ax_acc.set_xlim(0.5, max(history.epochs_planned, history.epochs) + 0.5)
-    ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("accuracy (%)")
+        ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax_acc.set_xlabel("epoch")
+        ax_acc.set_ylabel("accuracy (%)")
     ax_acc.grid(alpha=0.3)
     title = f"{history.epochs} epoch(s) on {history.device}"
-    if history.final_test_acc is not None:
-        title += f", test accuracy {100 * history.final_test_acc:.2f} %"
+    if history.final_valid_acc is not None:
+        title += f", validation accuracy {100 * history.final_valid_acc:.2f} %"
     if history.stop_reason:
         title += f" ({history.stop_reason})"
     fig.suptitle(title)

@@ -12,10 +12,13 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .history import History
 from .profiles import Settings
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = [
     "NotebookRun",
@@ -40,7 +43,10 @@ class Result:
         profile: the profile the notebook's settings were chosen for.
         settings: the chapter's settings for that profile (``epochs``, ``batch_size``, ...).
         data: what the test accuracy was measured on (the test iterator's ``describe()``).
-        test_acc: accuracy after the last completed epoch (None when no epoch completed).
+        test_acc: accuracy on the test set, evaluated once after training, in fp32 (None when no epoch completed).
+        valid_acc: validation accuracy after the last completed epoch, the number recipes are chosen by
+            (None when training had no validation set).
+        valid_data: what the validation accuracy was measured on, or ``""``.
         epochs: completed epochs.
         interrupted: whether Ctrl-C stopped the training.
         stop_reason: why training ended early (``"interrupted in epoch 3"``), else ``""``.
@@ -57,6 +63,8 @@ class Result:
     data: str
     test_acc: float | None
     epochs: int
+    valid_acc: float | None = None
+    valid_data: str = ""
     interrupted: bool = False
     stop_reason: str = ""
     seconds: float = 0.0
@@ -93,6 +101,11 @@ def save_results_to(path: str | os.PathLike[str] | None, chapter: str = "") -> N
     _target = None if path is None else (Path(path), chapter)
 
 
+def _describe(data_iter: Any) -> str:
+    describe = getattr(data_iter, "describe", None)
+    return str(describe()) if callable(describe) else type(data_iter).__name__
+
+
 def _epochs_phrase(history: History) -> str:
     """How far training got, in words that cannot be mistaken for a finished run."""
     done = history.epochs
@@ -102,25 +115,32 @@ def _epochs_phrase(history: History) -> str:
     return f"after {done} epoch{plural}"
 
 
-def record_result(recipe: str, history: History, test_iter: Any, *, settings: Settings) -> Result:
-    """Print the test accuracy of a trained recipe with the data it was measured on, and save it.
+def record_result(recipe: str, history: History, test_iter: Any, *, model: nn.Module, settings: Settings) -> Result:
+    """Evaluate a trained recipe on the test set, once and in fp32, print it with its validation accuracy, save it.
 
-    The result is saved only where :func:`save_results_to` asked for it. A training that ended early
-    says so ("after 2 completed epochs (interrupted in epoch 3)"): the accuracy is the last completed epoch's.
+    The test accuracy printed here is the chapter's headline number: :func:`cnn_course.confusion_matrix` and
+    :func:`cnn_course.show_mistakes` run the same fp32 evaluation on the same images, so all three agree to the
+    image. The validation accuracy is the last completed epoch's (what recipes are chosen by). The result is
+    saved only where :func:`save_results_to` asked for it. A training that ended early says so ("after 2
+    completed epochs (interrupted in epoch 3)").
 
     Args:
         recipe: a short name such as ``"source"`` or ``"improved"``.
-        history: what :func:`cnn_course.train` returned.
-        test_iter: the iterator the test accuracy was measured on.
+        history: what :func:`cnn_course.train` returned for ``model``.
+        test_iter: the test iterator (from :func:`cnn_course.load_data`), evaluated here.
+        model: the trained network.
         settings: what :func:`cnn_course.choose_settings` returned for this chapter.
 
     Returns:
         The :class:`Result` (its ``chapter`` is ``""`` outside the runner).
 
     Raises:
-        ValueError: when ``recipe`` is empty, ``history`` is not a History or ``settings`` not Settings.
+        ValueError: when ``recipe`` is empty, ``history`` is not a History, ``settings`` not Settings, or
+            ``model``/``test_iter`` cannot be evaluated (as :func:`cnn_course.evaluate`).
         OSError: when the results file cannot be written.
     """
+    from .evaluation import evaluate  # evaluation imports torch's layers; results stays light for the runner
+
     if not isinstance(recipe, str) or not recipe.strip():
         raise ValueError(f'recipe must be a short name such as "source" or "improved", got {recipe!r}')
     if not isinstance(history, History):
@@ -130,16 +150,19 @@ def record_result(recipe: str, history: History, test_iter: Any, *, settings: Se
             "settings must be what cnn_course.choose_settings returned (cfg = cnn_course.choose_settings(SETTINGS)), "
             f"got {type(settings).__name__}"
         )
-    describe = getattr(test_iter, "describe", None)
-    data = describe() if callable(describe) else type(test_iter).__name__
+    test_acc = evaluate(model, test_iter, precision="fp32") if history.epochs else None
+    data = _describe(test_iter)
+    valid_data = history.valid_data
     result = Result(
         chapter=_target[1] if _target else "",
         recipe=recipe,
         profile=settings.profile,
         settings={k: v for k, v in vars(settings).items() if k != "profile"},
         data=data,
-        test_acc=history.final_test_acc,
+        test_acc=test_acc,
         epochs=history.epochs,
+        valid_acc=history.final_valid_acc,
+        valid_data=valid_data,
         interrupted=history.interrupted,
         stop_reason=history.stop_reason,
         seconds=round(history.seconds, 1),
@@ -147,8 +170,11 @@ def record_result(recipe: str, history: History, test_iter: Any, *, settings: Se
         device=history.device,
         precision=history.precision,
     )
-    acc = "n/a" if history.final_test_acc is None else f"{100 * history.final_test_acc:.2f} %"
-    print(f"[{recipe}] test accuracy {acc} {_epochs_phrase(history)}, measured on: {data}")
+    if history.final_valid_acc is not None:
+        print(f"[{recipe}] validation accuracy {100 * history.final_valid_acc:.2f} % {_epochs_phrase(history)}, "
+              f"measured on: {valid_data}")
+    acc = "n/a" if test_acc is None else f"{100 * test_acc:.2f} %"
+    print(f"[{recipe}] test accuracy {acc} (evaluated once, in fp32), measured on: {data}")
     in_precision = "" if history.precision == "fp32" else f", in {history.precision}"  # fp32 is the default
     print(f"[{recipe}] {history.seconds:.1f} s of training, {history.mean_img_per_sec:,.0f} img/s on {history.device}"
           f"{in_precision}")
@@ -301,6 +327,8 @@ def chapter_rows(runs: Iterable[NotebookRun]) -> list[dict[str, Any]]:
             "stopped": "; ".join(f"{k} {r.stop_reason}" for k, r in by_recipe.items() if r.stop_reason),
             "source_acc": src.test_acc if src else None,
             "improved_acc": imp.test_acc if imp else None,
+            "source_valid": src.valid_acc if src else None,
+            "improved_valid": imp.valid_acc if imp else None,
             "gain": gain,
             "source_seconds": src.seconds if src else None,
             "improved_seconds": imp.seconds if imp else None,
@@ -314,7 +342,8 @@ def chapter_rows(runs: Iterable[NotebookRun]) -> list[dict[str, Any]]:
 
 def render_chapter_table(rows: Sequence[dict[str, Any]], profile: str = "") -> str:
     """Render rows from :func:`chapter_rows` as Markdown, with the full data lines below."""
-    header = ["chapter", "status", "profile", "data", "epochs", "source acc", "improved acc", "gain (points)",
+    header = ["chapter", "status", "profile", "data", "epochs", "source valid / test", "improved valid / test",
+              "test gain (points)",
               "train s (source / improved)", "img/s (source / improved)", "device", "notebook s"]
     cells = []
     for r in rows:
@@ -323,7 +352,9 @@ def render_chapter_table(rows: Sequence[dict[str, Any]], profile: str = "") -> s
         cells.append([
             r["chapter"], f"{r['status']}: {r['error']}" if r["error"] else r["status"], r["profile"] or "—", data,
             _num(r["epochs"], "d") + (f" ({r['stopped']})" if r["stopped"] else ""),
-            _pct(r["source_acc"]), _pct(r["improved_acc"]), "—" if r["gain"] is None else f"{r['gain']:+.2f}",
+            f"{_pct(r.get('source_valid'))} / {_pct(r['source_acc'])}",
+            f"{_pct(r.get('improved_valid'))} / {_pct(r['improved_acc'])}",
+            "—" if r["gain"] is None else f"{r['gain']:+.2f}",
             f"{_num(r['source_seconds'], '.1f')} / {_num(r['improved_seconds'], '.1f')}",
             f"{_num(r['source_img_per_sec'], ',.0f')} / {_num(r['improved_img_per_sec'], ',.0f')}",
             r["device"] or "—", _num(r["notebook_seconds"], ".1f"),
@@ -334,7 +365,8 @@ def render_chapter_table(rows: Sequence[dict[str, Any]], profile: str = "") -> s
     others = [f"- {r['chapter']}: " + ", ".join(f"{k} {_pct(v)}" for k, v in r["other_recipes"].items())
               for r in rows if r["other_recipes"]]
     if details:
-        lines += ["", "Test accuracy measured on:", *details]
+        lines += ["", "Validation accuracy (what recipes are chosen by) is the last epoch's; test accuracy is "
+                  "evaluated once, after training, in fp32. Test accuracy measured on:", *details]
     if others:
         lines += ["", "Other recipes:", *others]
     return "\n".join(lines) + "\n"

@@ -355,7 +355,7 @@ def run_chapters(
             runs.append(NotebookRun(stem, str(chapters[stem]), str(nb_targets[stem]), status, error, seconds,
                                     results, profile))
             running = ""
-            accs = ", ".join(f"{r.recipe} " + ("—" if r.test_acc is None else f"{100 * r.test_acc:.2f} %")
+            accs = ", ".join(f"{r.recipe} test " + ("—" if r.test_acc is None else f"{100 * r.test_acc:.2f} %")
                              for r in results) or "no result recorded"
             print(f"    {status} in {seconds:.1f} s: {accs}" + (f"\n    error: {error}" if error else ""),
                   file=log, flush=True)

@@ -38,7 +38,7 @@ SchedulerFactory = Callable[[torch.optim.Optimizer, int], Any]
 def train(
     model: nn.Module,
     train_iter: DataIter,
-    test_iter: DataIter | None,
+    valid_iter: DataIter | None,
     *,
     epochs: int,
     lr: float | None = None,
@@ -58,13 +58,14 @@ def train(
 
     The default is the source course's recipe: plain SGD with learning rate ``lr`` and
     cross-entropy loss. Better recipes pass an ``optimizer`` (e.g. SGD with momentum), a
-    ``scheduler`` and ``clip_grad_norm``. After every epoch the model is evaluated on ``test_iter``
-    (in the same precision).
+    ``scheduler`` and ``clip_grad_norm``. After every epoch the model is evaluated on ``valid_iter``,
+    always in fp32 (as :func:`cnn_course.evaluate`): the numbers a recipe is chosen by do not depend on
+    the training precision. Keep the test set for one evaluation at the end.
 
     Args:
         model: the network; it is moved to ``device``.
-        train_iter, test_iter: a :class:`cnn_course.Loader` or any iterable of ``(X, y)`` batches
-            (float images, int class labels), read once per epoch; ``test_iter`` may be None.
+        train_iter, valid_iter: a :class:`cnn_course.Loader` or any iterable of ``(X, y)`` batches
+            (float images, int class labels), read once per epoch; ``valid_iter`` may be None.
         epochs: passes over ``train_iter``.
         lr: learning rate of the default SGD (leave None when giving ``optimizer``).
         device: None picks CUDA, then MPS, then CPU.
@@ -95,7 +96,7 @@ def train(
         TrainingDiverged: when the loss becomes NaN or infinite; its ``history`` holds the record.
     """
     flags = dict(channels_last=channels_last, live_plot=live_plot, progress=progress, verbose=verbose)
-    check_train_arguments(model, train_iter, test_iter, epochs=epochs, lr=lr, optimizer=optimizer, loss_fn=loss_fn,
+    check_train_arguments(model, train_iter, valid_iter, epochs=epochs, lr=lr, optimizer=optimizer, loss_fn=loss_fn,
                           scheduler=scheduler, clip_grad_norm=clip_grad_norm, flags=flags, callbacks=callbacks)
     dev = resolve_device(device)
     precision, notice = resolve_precision(precision, dev)
@@ -111,7 +112,9 @@ def train(
     untried = stabilisers(scheduled=scheduler is not None, clipped=clip_grad_norm is not None)  # for advice
     lr_scheduler = _make_scheduler(scheduler, optimizer, steps_per_epoch * epochs)
     scaler = torch.amp.GradScaler(dev.type) if precision == "fp16" else None  # fp16 only: see step 4
-    history = History(device=str(dev), precision=precision, epochs_planned=epochs, steps_per_epoch=steps_per_epoch)
+    describe = getattr(valid_iter, "describe", None)
+    history = History(device=str(dev), precision=precision, epochs_planned=epochs, steps_per_epoch=steps_per_epoch,
+                      valid_data=str(describe()) if callable(describe) else "")
     if notice:
         print(notice)
         history.notes.append(notice)
@@ -163,10 +166,10 @@ def train(
             _synchronize(dev)  # the last update may still be running on a GPU: count it in this epoch
             seconds = time.perf_counter() - start - drawing
             phase = "evaluating"
-            test_acc = None if test_iter is None else evaluate_batches(model, test_iter, dev, precision, "test_iter")
+            valid_acc = None if valid_iter is None else evaluate_batches(model, valid_iter, dev, "fp32", "valid_iter")
             images = sum(sizes)
             epoch_loss = sum(v * n for v, n in zip(history.step_losses[-len(sizes):], sizes, strict=True)) / images
-            history.add_epoch(epoch_loss, float(correct) / images, seconds, images, test_acc)
+            history.add_epoch(epoch_loss, float(correct) / images, seconds, images, valid_acc)
             history.steps_per_epoch = history.steps_per_epoch or len(sizes)  # known now if train_iter has no len
             phase = "after"
             for callback in shown:

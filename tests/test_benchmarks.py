@@ -121,7 +121,7 @@ def test_long_run_script_writes_what_the_chapter_reads(fashion_data: Path) -> No
     assert {"what", "train", "test", "epochs", "test_acc", "history", "confusion_matrix", "wall_seconds", "torch",
             "threads", "cpu", "commit", "precision"} <= set(result)
     history = cnn_course.History.from_dict(result["history"])
-    assert history.epochs == result["epochs"] == 1 and history.final_test_acc == result["test_acc"]
+    assert history.epochs == result["epochs"] == 1 and history.final_valid_acc == result["test_acc"]
     matrix = torch.tensor(result["confusion_matrix"])
     assert matrix.shape == (10, 10) and int(matrix.sum()) == 10
     assert float(matrix.diagonal().sum()) / 10 == pytest.approx(result["test_acc"])

@@ -300,6 +300,40 @@ def test_balanced_subsets(isolated: Path) -> None:
     assert "subset of 300" in repr(train_iter)
 
 
+def test_a_validation_split_is_held_out_of_the_training_images(isolated: Path) -> None:
+    write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=30, test_per_class=10)
+    root = isolated / "d"
+    train_iter, valid_iter, test_iter = load_data("MNIST", 64, root=root, valid_size=50, device="cpu", seed=1)
+    assert torch.bincount(valid_iter.labels, minlength=10).tolist() == [5] * 10  # class-balanced
+    assert train_iter.num_examples == 250 and test_iter.num_examples == 100
+    assert not valid_iter.shuffle and train_iter.shuffle
+    whole, _ = load_data("MNIST", 64, root=root, device="cpu")
+    rows = {tuple(img.flatten().tolist()) for img in whole.images}
+    train_rows = {tuple(img.flatten().tolist()) for img in train_iter.images}
+    valid_rows = {tuple(img.flatten().tolist()) for img in valid_iter.images}
+    assert len(rows) == 300 and train_rows | valid_rows == rows and not train_rows & valid_rows  # no image in both
+    assert "held out from the 300 training images, seed 1" in valid_iter.describe()
+    assert "the 300 training images minus the 50 held out" in train_iter.describe()
+    again = load_data("MNIST", 64, root=root, valid_size=50, device="cpu", seed=1)[1]
+    other = load_data("MNIST", 64, root=root, valid_size=50, device="cpu", seed=2)[1]
+    assert torch.equal(again.images, valid_iter.images) and not torch.equal(other.images, valid_iter.images)
+    small, valid2, _ = load_data("MNIST", 64, root=root, valid_size=50, train_size=100, device="cpu", seed=1)
+    assert torch.equal(valid2.images, valid_iter.images)  # the subset is drawn from what is left
+    assert small.num_examples == 100 and "subset of the 250 not held out" in small.describe()
+    assert not {tuple(img.flatten().tolist()) for img in small.images} & valid_rows
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"valid_size": 300}, "valid_size=300 leaves no training image"),
+    ({"valid_size": 0}, "valid_size"),
+    ({"valid_size": 50, "train_size": 251}, "train_size=251 is more than the 250 left after the validation set"),
+])
+def test_a_validation_split_that_cannot_be_made_is_refused(isolated: Path, kwargs: dict, message: str) -> None:
+    write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=30, test_per_class=10)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        load_data("MNIST", 64, root=isolated / "d", device="cpu", **kwargs)
+
+
 def test_subset_larger_than_a_class_allows_is_refused() -> None:
     labels = torch.tensor([0] * 5 + [1] * 20)
     with pytest.raises(ValueError, match=r"size=20: .* needs 10 images of class 0, but only 5 exist; use at most 10"):

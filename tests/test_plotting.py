@@ -46,7 +46,7 @@ def test_plot_losses_on_a_finished_history() -> None:
     np.testing.assert_allclose(loss_line(fig), history.step_losses)
     accuracy_lines = fig.axes[1].get_lines()
     assert [list(line.get_xdata()) for line in accuracy_lines] == [[1, 2], [1, 2]]  # train and test
-    assert title(fig) == f"2 epoch(s) on cpu, test accuracy {100 * history.final_test_acc:.2f} %"
+    assert title(fig) == f"2 epoch(s) on cpu, validation accuracy {100 * history.final_valid_acc:.2f} %"
 
 
 def test_plot_losses_on_an_interrupted_history() -> None:
@@ -95,6 +95,24 @@ def test_plots_of_predictions_return_figures(tmp_path: Path) -> None:
         cnn_course.show_mistakes(model, train_iter)
     with pytest.raises(ValueError, match="square"):
         cnn_course.plot_confusion_matrix(torch.zeros(3, 3), test_iter.classes)
+
+
+def test_headline_accuracy_confusion_matrix_and_mistakes_agree_to_the_image(tmp_path: Path) -> None:
+    """Training in bf16 evaluates in fp32, like the headline, the matrix and the gallery: one number."""
+    write_synthetic_dataset(tmp_path, "FashionMNIST", train_per_class=20, test_per_class=20)
+    train_iter, valid_iter, test_iter = load_data("FashionMNIST", 16, root=tmp_path, device="cpu", valid_size=50)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 26 * 26, 10))
+    history = train(model, train_iter, valid_iter, epochs=2, lr=0.05, precision="bf16", **QUIET)
+    cfg = cnn_course.choose_settings({"smoke": {}, "quick": {}, "full": {}}, profile="smoke", verbose=False)
+    result = cnn_course.record_result("source", history, test_iter, model=model, settings=cfg)
+    matrix = cnn_course.confusion_matrix(model, test_iter)
+    right = int(matrix.diagonal().sum())
+    assert int(matrix.sum()) == 200 and result.test_acc == right / 200
+    assert 0 < right < 200  # a half-trained model: there are mistakes to agree on
+    gallery = cnn_course.show_mistakes(model, test_iter, n=500)
+    assert len([ax for ax in gallery.axes if ax.images]) == 200 - right
+    assert result.valid_acc == history.final_valid_acc and "valid: 50 images" in result.valid_data
 
 
 TRAIN_CELL = """\

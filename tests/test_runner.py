@@ -14,6 +14,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
+from torch import nn
 
 import cnn_course
 from cnn_course import History, profiles, results
@@ -75,13 +77,34 @@ def test_an_appendix_is_found_after_its_chapter_and_named_by_its_letter(tmp_path
 
 def _history(epochs: int, **extra) -> History:
     return History(device="cpu", epochs_planned=extra.pop("epochs_planned", epochs),
-                   train_loss=[0.5] * epochs, train_acc=[0.8] * epochs, test_acc=[0.8 + i / 100 for i in range(epochs)],
+                   train_loss=[0.5] * epochs, train_acc=[0.8] * epochs, valid_acc=[0.8 + i / 100 for i in range(epochs)],
                    epoch_seconds=[2.0] * epochs, img_per_sec=[50.0] * epochs, **extra)
 
 
 class FakeTestIter:
+    """100 test images of which the first ``round(100 * acc)`` are class 0, which :class:`SaysZero` always predicts."""
+
+    def __init__(self, acc: float = 0.75) -> None:
+        zeros = round(100 * acc)
+        self.labels = torch.tensor([0] * zeros + [1] * (100 - zeros))
+
+    def __iter__(self):
+        images = torch.randn(100, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+        return iter([(images[i:i + 25], self.labels[i:i + 25]) for i in range(0, 100, 25)])
+
     def describe(self) -> str:
-        return "Fake test: 10 images, 28x28, batch 5, on cpu, from nowhere"
+        return "Fake test: 100 images, 4x4, batch 25, on cpu, from nowhere"
+
+
+class SaysZero(nn.Module):
+    """Scores class 0 above class 1 for every image."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.tensor([1.0, 0.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bias.expand(len(x), 2)
 
 
 @pytest.fixture
@@ -98,8 +121,10 @@ def test_record_result_takes_the_profile_from_the_settings_and_saves_a_line(
 ) -> None:
     monkeypatch.setenv(PROFILE_ENV, "full")  # what the notebook chose wins over the environment
     cfg = cnn_course.choose_settings(TABLE, profile="smoke", verbose=False)
-    result = cnn_course.record_result("source", _history(2), FakeTestIter(), settings=cfg)
-    assert "[source] test accuracy 81.00 % after 2 epochs, measured on: Fake test" in capsys.readouterr().out
+    result = cnn_course.record_result("source", _history(2), FakeTestIter(), model=SaysZero(), settings=cfg)
+    out = capsys.readouterr().out
+    assert "[source] validation accuracy 81.00 % after 2 epochs" in out
+    assert "[source] test accuracy 75.00 % (evaluated once, in fp32), measured on: Fake test" in out
     assert isinstance(result, Result) and read_results(saving) == [result]
     saved = json.loads(saving.read_text(encoding="utf-8"))
     assert saved["profile"] == "smoke" and saved["settings"] == {"epochs": 1} and saved["chapter"] == "99_test"
@@ -108,7 +133,7 @@ def test_record_result_takes_the_profile_from_the_settings_and_saves_a_line(
 def test_record_result_saves_nothing_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     cfg = cnn_course.choose_settings(TABLE, profile="smoke", verbose=False)
-    assert cnn_course.record_result("source", _history(1), FakeTestIter(), settings=cfg).chapter == ""
+    assert cnn_course.record_result("source", _history(1), FakeTestIter(), model=SaysZero(), settings=cfg).chapter == ""
     assert list(tmp_path.iterdir()) == []
 
 
@@ -118,7 +143,7 @@ def test_record_result_names_a_results_file_it_cannot_write(tmp_path: Path) -> N
     cfg = cnn_course.choose_settings(TABLE, profile="smoke", verbose=False)
     try:
         with pytest.raises(OSError, match="could not save the result to .*a-file/results.jsonl"):
-            cnn_course.record_result("source", _history(1), FakeTestIter(), settings=cfg)
+            cnn_course.record_result("source", _history(1), FakeTestIter(), model=SaysZero(), settings=cfg)
     finally:
         results.save_results_to(None)
 
@@ -131,7 +156,7 @@ def test_the_runners_setup_chooses_the_profile_and_the_results_file(
     try:
         exec(SETUP.format(profile="smoke", results=str(target), chapter="03_tiny"), {})
         cfg = cnn_course.choose_settings(TABLE, verbose=False)
-        cnn_course.record_result("source", _history(1), FakeTestIter(), settings=cfg)
+        cnn_course.record_result("source", _history(1), FakeTestIter(), model=SaysZero(), settings=cfg)
     finally:
         profiles.use_profile(None)
         results.save_results_to(None)
@@ -145,16 +170,17 @@ def test_the_runners_setup_chooses_the_profile_and_the_results_file(
 def test_record_result_reports_an_interrupted_training_as_such(capsys: pytest.CaptureFixture[str]) -> None:
     history = _history(2, epochs_planned=5, interrupted=True, unfinished_epoch=3)
     cfg = cnn_course.choose_settings(TABLE, profile="quick", verbose=False)
-    result = cnn_course.record_result("source", history, FakeTestIter(), settings=cfg)
-    assert "test accuracy 81.00 % after 2 completed epochs (interrupted in epoch 3)" in capsys.readouterr().out
-    assert result.epochs == 2 and result.test_acc == pytest.approx(0.81) and result.interrupted
+    result = cnn_course.record_result("source", history, FakeTestIter(), model=SaysZero(), settings=cfg)
+    assert "validation accuracy 81.00 % after 2 completed epochs (interrupted in epoch 3)" in capsys.readouterr().out
+    assert result.epochs == 2 and result.valid_acc == pytest.approx(0.81) and result.test_acc == 0.75
+    assert result.interrupted
 
 
 def test_record_result_says_which_precision_trained(capsys: pytest.CaptureFixture[str]) -> None:
     cfg = cnn_course.choose_settings(TABLE, profile="quick", verbose=False)
-    result = cnn_course.record_result("source", _history(1, precision="bf16"), FakeTestIter(), settings=cfg)
+    result = cnn_course.record_result("source", _history(1, precision="bf16"), FakeTestIter(), model=SaysZero(), settings=cfg)
     assert "img/s on cpu, in bf16" in capsys.readouterr().out and result.precision == "bf16"
-    result = cnn_course.record_result("source", _history(1), FakeTestIter(), settings=cfg)
+    result = cnn_course.record_result("source", _history(1), FakeTestIter(), model=SaysZero(), settings=cfg)
     assert "img/s on cpu\n" in capsys.readouterr().out and result.precision == "fp32"  # the default goes unsaid
     rows = chapter_rows([_run("05_googlenet", _record("05_googlenet", "source", 0.9, precision="bf16")),
                          _run("03_lenet", _record("03_lenet", "source", 0.9))])
@@ -163,7 +189,7 @@ def test_record_result_says_which_precision_trained(capsys: pytest.CaptureFixtur
 
 def test_record_result_wants_the_chosen_settings() -> None:
     with pytest.raises(ValueError, match="settings must be what cnn_course.choose_settings returned.*got dict"):
-        cnn_course.record_result("source", _history(1), FakeTestIter(), settings={"profile": "smoke"})
+        cnn_course.record_result("source", _history(1), FakeTestIter(), model=SaysZero(), settings={"profile": "smoke"})
 
 
 # --------------------------------------------------------------------------- the table
@@ -197,7 +223,7 @@ def test_results_read_back_and_tabulated(tmp_path: Path) -> None:
     assert lenet["gain"] == 6.0
     assert alexnet["improved_acc"] is None and alexnet["gain"] is None
     text = render_chapter_table(rows, "smoke")
-    assert "| 03_lenet | ok | smoke | MNIST test: 1,000 images, 28x28 | 2 | 90.00 % | 96.00 % | +6.00 |" in text
+    assert "| 03_lenet | ok | smoke | MNIST test: 1,000 images, 28x28 | 2 | — / 90.00 % | — / 96.00 % | +6.00 |" in text
     assert "| 10.0 / 10.0 | 400 / 400 | cpu | 12.0 |" in text
     assert "from /data/MNIST/raw" in text  # the full data line is listed under the table
     assert read_results(tmp_path / "missing.jsonl") == []
@@ -300,14 +326,28 @@ RECORD_CELL = """\
 import cnn_course
 from cnn_course import History
 
+import torch
+from torch import nn
+
 class FakeTestIter:
+    def __iter__(self):
+        zeros = round(100 * {acc})
+        labels = torch.tensor([0] * zeros + [1] * (100 - zeros))
+        return iter([(torch.randn(100, 1, 4, 4), labels)])
     def describe(self):
-        return "Fake test: 10 images, 28x28, batch 5, on cpu, from nowhere"
+        return "Fake test: 100 images, 4x4, batch 100, on cpu, from nowhere"
+
+class SaysZero(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bias = nn.Parameter(torch.tensor([1.0, 0.0]))
+    def forward(self, x):
+        return self.bias.expand(len(x), 2)
 
 cfg = cnn_course.choose_settings({{"smoke": {{"epochs": 1}}, "quick": {{"epochs": 2}}, "full": {{"epochs": 3}}}})
-history = History(device="cpu", epochs_planned=1, train_loss=[0.5], train_acc=[0.8], test_acc=[{acc}],
+history = History(device="cpu", epochs_planned=1, train_loss=[0.5], train_acc=[0.8], valid_acc=[0.5],
                   epoch_seconds=[2.0], img_per_sec=[50.0])
-cnn_course.record_result("{recipe}", history, FakeTestIter(), settings=cfg)
+cnn_course.record_result("{recipe}", history, FakeTestIter(), model=SaysZero(), settings=cfg)
 """
 
 
@@ -317,7 +357,7 @@ def test_run_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: 
     notebooks, out = tmp_path / "notebooks", tmp_path / "results"
     notebooks.mkdir()
     _write_notebook(notebooks / "03_tiny.ipynb", RECORD_CELL.format(acc=0.9, recipe="source"),
-                    RECORD_CELL.format(acc=0.925, recipe="improved"))
+                    RECORD_CELL.format(acc=0.93, recipe="improved"))
     _write_notebook(notebooks / "04_broken.ipynb", "print('no torch here: a quick kernel')", "1 / 0", "print('never')")
     before = {p.name: p.read_bytes() for p in notebooks.iterdir()}
 
@@ -331,7 +371,7 @@ def test_run_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: 
     table = json.loads((out / "results.smoke.json").read_text(encoding="utf-8"))
     tiny, broken = table["rows"]
     assert tiny["chapter"] == "03_tiny" and tiny["status"] == "ok"
-    assert tiny["source_acc"] == 0.9 and tiny["improved_acc"] == 0.925 and tiny["gain"] == 2.5
+    assert tiny["source_acc"] == 0.9 and tiny["improved_acc"] == 0.93 and tiny["gain"] == 3.0
     # the runner's profile reached choose_settings in the kernel, and record_result took it from there
     assert tiny["profile"] == "smoke" and tiny["device"] == "cpu" and tiny["data"].startswith("Fake test")
     assert broken["status"] == "failed" and broken["source_acc"] is None

@@ -62,7 +62,7 @@ def assert_consistent(history: History) -> None:
     """Every per-epoch list holds one entry per completed epoch."""
     lengths = {len(history.train_loss), len(history.train_acc), len(history.epoch_seconds), len(history.img_per_sec)}
     assert lengths == {history.epochs}
-    assert len(history.test_acc) in (0, history.epochs)
+    assert len(history.valid_acc) in (0, history.epochs)
 
 
 def test_loss_falls_and_history_is_complete() -> None:
@@ -71,12 +71,12 @@ def test_loss_falls_and_history_is_complete() -> None:
     assert isinstance(history, History)
     assert len(history.step_losses) == 24 and history.steps_per_epoch == 8 and history.epochs_planned == 3
     assert history.train_loss[-1] < 0.5 * history.train_loss[0]
-    assert history.test_acc[-1] > 0.95 and history.epochs == 3
+    assert history.valid_acc[-1] > 0.95 and history.epochs == 3
     assert_consistent(history)
     assert all(r > 0 for r in history.img_per_sec)
     assert history.device == "cpu" and history.precision == "fp32"
     assert history.completed and not history.interrupted and history.unfinished_epoch is None
-    assert "3 epochs" in history.summary() and "test acc" in history.summary()
+    assert "3 epochs" in history.summary() and "valid acc" in history.summary()
     json.dumps(history.to_dict(), allow_nan=False)
 
 
@@ -102,7 +102,7 @@ def test_cnn_learns_synthetic_images(tmp_path: Path) -> None:
         optimizer=torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9), **QUIET,
     )
     assert history.train_loss[-1] < history.train_loss[0]
-    assert history.final_test_acc > max(0.5, before + 0.3)
+    assert history.final_valid_acc > max(0.5, before + 0.3)
 
 
 def test_nan_loss_stops_with_advice() -> None:
@@ -167,7 +167,7 @@ def test_interrupt_during_training_marks_the_epoch(capsys: pytest.CaptureFixture
     data = Interrupting(blobs(n_batches=10).batches, stop_at=14)  # epoch 1 complete, 4 steps into epoch 2
     history = train(model, data, blobs(seed=1), epochs=3, lr=0.1, **QUIET)
     assert history.interrupted and history.epochs == 1 and history.unfinished_epoch == 2
-    assert len(history.step_losses) == 14 and len(history.test_acc) == 1
+    assert len(history.step_losses) == 14 and len(history.valid_acc) == 1
     assert_consistent(history)
     assert not history.completed and "interrupted in epoch 2" in history.summary()
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
@@ -181,7 +181,7 @@ def test_interrupt_during_evaluation_keeps_history_consistent(capsys: pytest.Cap
     history = train(model, blobs(), test_iter, epochs=3, lr=0.1, **QUIET)
     assert history.interrupted and history.epochs == 1 and history.unfinished_epoch == 2
     assert len(history.step_losses) == 16  # epoch 2 trained fully before its evaluation was stopped
-    assert len(history.test_acc) == 1
+    assert len(history.valid_acc) == 1
     assert_consistent(history)
     assert model.training  # evaluation put it back in training mode
     assert "interrupted while evaluating epoch 2" in capsys.readouterr().out
@@ -236,7 +236,7 @@ def test_empty_and_exhausted_iterators_are_errors() -> None:
         train(mlp(), (b for b in []), None, epochs=1, lr=0.1, **QUIET)
     with pytest.raises(ValueError, match="one-shot iterator .* needed 2 times"):
         train(mlp(), (b for b in blobs().batches), None, epochs=2, lr=0.1, **QUIET)
-    with pytest.raises(ValueError, match="test_iter is a one-shot iterator"):
+    with pytest.raises(ValueError, match="valid_iter is a one-shot iterator"):
         train(mlp(), blobs(), iter(blobs().batches), epochs=2, lr=0.1, **QUIET)
     with pytest.raises(ValueError, match="yielded no batch in epoch 2.*read only once"):
         train(mlp(), Unrepeatable(blobs().batches), None, epochs=2, lr=0.1, **QUIET)
@@ -303,7 +303,7 @@ def test_bf16_on_cpu_computes_in_bf16_and_learns() -> None:
     history = train(model, blobs(), blobs(seed=1), epochs=3, lr=0.1, precision="bf16", **QUIET)
     assert history.precision == "bf16" and torch.bfloat16 in dtypes
     assert model[0].weight.dtype == torch.float32  # the weights stay fp32: mixed precision
-    assert history.final_test_acc > 0.95
+    assert history.final_valid_acc > 0.95
 
 
 def test_fp16_steps_go_through_the_gradient_scaler(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -323,7 +323,7 @@ def test_fp16_steps_go_through_the_gradient_scaler(monkeypatch: pytest.MonkeyPat
     torch.manual_seed(0)
     history = train(mlp(), blobs(), blobs(seed=1), epochs=3, lr=0.1, clip_grad_norm=1.0, **QUIET)
     assert history.precision == "fp16" and len(steps) == 24
-    assert history.train_loss[-1] < 0.5 * history.train_loss[0] and history.final_test_acc > 0.95
+    assert history.train_loss[-1] < 0.5 * history.train_loss[0] and history.final_valid_acc > 0.95
 
 
 def test_precision_falls_back_with_a_notice(capsys: pytest.CaptureFixture[str]) -> None:
@@ -569,7 +569,7 @@ def test_history_refuses_inconsistent_lists() -> None:
 
 def test_history_survives_a_json_round_trip() -> None:
     history = History(device="cpu", precision="bf16", epochs_planned=2, steps_per_epoch=2,
-                      step_losses=[2.3, 1.5, float("nan")], train_loss=[1.9], train_acc=[0.4], test_acc=[0.5],
+                      step_losses=[2.3, 1.5, float("nan")], train_loss=[1.9], train_acc=[0.4], valid_acc=[0.5],
                       epoch_seconds=[3.0], img_per_sec=[100.0], unfinished_epoch=2, diverged=True, notes=["n"])
     back = History.from_dict(json.loads(json.dumps(history.to_dict(), allow_nan=False)))
     assert back.step_losses[:2] == [2.3, 1.5] and math.isnan(back.step_losses[2])
