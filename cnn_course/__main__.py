@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnn_course run [CHAPTER ...] [--profile ...]`` and ``python -m cnn_course list``.
+"""Command line: ``python -m cnn_course run [CHAPTER ...] [--profile ...]``, ``list``, ``answers`` and ``site``.
 
 Each subcommand is one ``_add_<name>(subparsers)`` function that declares its arguments and sets
 ``handler``, a function ``(args) -> exit status``; listing it in ``SUBCOMMANDS`` adds it.
@@ -178,10 +178,44 @@ def _answers(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
+# --------------------------------------------------------------------------- site
+
+
+def _add_site(sub: argparse._SubParsersAction) -> None:
+    site = sub.add_parser(
+        "site",
+        help="build the course's static website from the committed notebooks (needs the [site] extra)",
+        description=(
+            "Build the course's website with Sphinx and MyST-NB: the README as the home page, every chapter in "
+            "course order, the glossary. The notebooks are shown with their committed outputs, never executed; "
+            "every page opens offline (MathJax, scripts and styles are served from the site). "
+            'Install what it needs with: python -m pip install -e ".[site]"'
+        ),
+    )
+    site.add_argument("--out", metavar="DIR", required=True,
+                      help="folder for the site; an earlier site there is replaced, other files need --force")
+    site.add_argument("--notebooks", metavar="DIR", default=None,
+                      help="folder of the chapter notebooks, with README.md and GLOSSARY.md beside it "
+                           "(default: ./notebooks)")
+    site.add_argument("--repository", metavar="URL", default=None,
+                      help="GitHub repository that the Colab and Kaggle links open notebooks from "
+                           "(default: cnn_course.config.REPOSITORY)")
+    site.add_argument("--force", action="store_true",
+                      help="write into a folder that holds other files (same names replaced, nothing deleted)")
+    site.add_argument("--strict", action="store_true", help="treat Sphinx's warnings as errors, as CI does")
+    site.set_defaults(handler=_site)
+
+
+def _site(args: argparse.Namespace) -> int:
+    from .site import run_command
+
+    return run_command(args)
+
+
 # --------------------------------------------------------------------------- main
 
 #: One function per subcommand; each adds its parser and sets ``handler``.
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_run, _add_list, _add_answers]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_run, _add_list, _add_answers, _add_site]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -135,15 +135,29 @@ def _undeclared(modules: dict[str, str], declared: set[str]) -> list[str]:
     return missing
 
 
+# Modules that only an extra's command (and its test) uses, with that extra: what they import comes with it.
+EXTRA_MODULES = {"cnn_course/site.py": "site", "tests/test_site.py": "site"}
+
+
 def test_runtime_imports_are_runtime_dependencies() -> None:
     """What the package and the notebooks import is installed by ``pip install cnn-course`` alone."""
-    modules = _imported(_sources("cnn_course", "notebooks"))
+    sources = {label: code for label, code in _sources("cnn_course", "notebooks").items()
+               if label not in EXTRA_MODULES}
+    modules = _imported(sources)
     assert {"torch", "nbclient"} <= set(modules)  # the scan sees what it should
     assert _undeclared(modules, set(_requirements(""))) == []
 
 
+@pytest.mark.parametrize("module, extra", sorted(EXTRA_MODULES.items()))
+def test_an_extras_module_imports_what_the_extra_installs(module: str, extra: str) -> None:
+    modules = _imported(_sources(module))
+    groups = ("", "test", extra) if module.startswith("tests/") else ("", extra)
+    assert _undeclared(modules, set(_requirements(*groups))) == []
+
+
 def test_test_imports_are_declared_for_the_tests() -> None:
-    modules = _imported(_sources("tests", "benchmarks", "conftest.py"))
+    sources = _sources("tests", "benchmarks", "conftest.py")
+    modules = _imported({label: code for label, code in sources.items() if label not in EXTRA_MODULES})
     assert _undeclared(modules, set(_requirements("", "test"))) == []
 
 
