@@ -61,20 +61,19 @@ class Plan:
         return None if self.img_per_sec is None else self.train_size / self.img_per_sec
 
     def __str__(self) -> str:
-        steps = f"{self.train_size:,} training images ({self.train_size // self.batch_size:,} steps of " \
-                f"{self.batch_size})"
+        steps = f"{self.train_size:,} 张训练图像（{self.train_size // self.batch_size:,} 步，" \
+                f"每步 {self.batch_size} 张）"
         if self.seconds is None or self.img_per_sec is None:
-            return f"no time budget in this profile: {steps}"
-        where = "this CPU" if self.slowdown == 1 else f"a machine {self.slowdown:.1f}x slower than this one"
-        speed = f"{self.img_per_sec:,.0f} img/s in {self.precision} on {where}"
-        if self.margin != 1:
-            speed += f" ({self.margin:.0%} of the warm-up's speed)"
+            return f"这个档位没有时间预算：{steps}"
+        where = "这台 CPU" if self.slowdown == 1 else f"一台比这台慢 {self.slowdown:.1f} 倍的机器"
+        speed = f"{self.img_per_sec:,.0f} 张/秒（{self.precision}，{where}"
+        speed += "）" if self.margin == 1 else f"，按预热时速度的 {self.margin:.0%} 计）"
         if self.limited_by == "maximum":
-            return f"{speed}: all {steps} fit the {self.seconds:g} s budget (about {self.expected_seconds:.0f} s)"
+            return f"{speed}：全部 {steps} 都能在 {self.seconds:g} s 的预算内训练完（约 {self.expected_seconds:.0f} s）"
         if self.limited_by == "minimum":
-            return (f"{speed}: the {self.seconds:g} s budget allows fewer than the minimum; using {steps}, "
-                    f"about {self.expected_seconds:.0f} s")
-        return f"{speed} -> {steps} fit the {self.seconds:g} s budget"
+            return (f"{speed}：{self.seconds:g} s 的预算不够训练最少的量；仍然用 {steps}，"
+                    f"约 {self.expected_seconds:.0f} s")
+        return f"{speed} → {self.seconds:g} s 的预算内训练 {steps}"
 
 
 def measure_speed(

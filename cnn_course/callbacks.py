@@ -49,8 +49,8 @@ def _bar_text(epoch: int, epochs: int, step: int, total: int, loss: float | None
     if total:
         filled = round(20 * min(step / total, 1.0))
         bar = "[" + "#" * filled + "." * (20 - filled) + "] "
-    loss_text = f", loss {loss:.4f}" if loss is not None else ""
-    return f"epoch {epoch}/{epochs} {bar}{step}{of_total} steps{loss_text}, {rate:,.0f} img/s, {seconds:.0f} s"
+    loss_text = f"，损失 {loss:.4f}" if loss is not None else ""
+    return f"第 {epoch}/{epochs} 轮 {bar}{step}{of_total} 步{loss_text}，{rate:,.0f} 张/秒，{seconds:.0f} s"
 
 
 class ProgressBar(Callback):
@@ -76,7 +76,7 @@ class ProgressBar(Callback):
     def on_train_begin(self, history: History) -> None:
         self._epoch_start = time.perf_counter()
         if self.notebook:
-            self._output.show(self._bundle(f"epoch 1/{history.epochs_planned}: starting", 0, 0), raw=True)
+            self._output.show(self._bundle(f"第 1/{history.epochs_planned} 轮：开始", 0, 0), raw=True)
 
     def _bundle(self, text: str, step: int, total: int) -> dict[str, str]:
         meter = f"<progress value='{step}' max='{total}' style='width:30%'></progress> " if total else ""
@@ -95,10 +95,10 @@ class ProgressBar(Callback):
             if self._bar is None:
                 from tqdm import tqdm
 
-                self._bar = tqdm(total=total or None, desc=f"epoch {epoch}/{history.epochs_planned}", leave=False,
+                self._bar = tqdm(total=total or None, desc=f"第 {epoch}/{history.epochs_planned} 轮", leave=False,
                                  file=sys.stderr, unit="step")
             if loss is not None:
-                self._bar.set_postfix_str(f"loss {loss:.4f}, {rate:,.0f} img/s", refresh=False)
+                self._bar.set_postfix_str(f"损失 {loss:.4f}，{rate:,.0f} 张/秒", refresh=False)
             self._bar.update(step - self._bar.n)  # redraws at most every tqdm's mininterval
             return
         if now - self._last_draw < self.every_seconds and step != total:
@@ -181,9 +181,9 @@ class EpochPrinter(Callback):
     """Print one line per completed epoch to stdout: losses, accuracies and speed."""
 
     def on_epoch_end(self, history: History) -> None:
-        valid = f", valid acc {100 * history.valid_acc[-1]:.2f} %" if history.valid_acc else ""
+        valid = f"，验证准确率 {100 * history.valid_acc[-1]:.2f} %" if history.valid_acc else ""
         print(
-            f"epoch {history.epochs}/{history.epochs_planned}: train loss {history.train_loss[-1]:.4f}, "
-            f"train acc {100 * history.train_acc[-1]:.2f} %{valid}, {history.img_per_sec[-1]:,.0f} img/s",
+            f"第 {history.epochs}/{history.epochs_planned} 轮：训练损失 {history.train_loss[-1]:.4f}，"
+            f"训练准确率 {100 * history.train_acc[-1]:.2f} %{valid}，{history.img_per_sec[-1]:,.0f} 张/秒",
             flush=True,
         )

@@ -183,15 +183,15 @@ def stabilisers(scheduled: bool, clipped: bool) -> list[str]:
     """The remedies for too-large early steps that a run does not use yet."""
     remedies = []
     if not scheduled:
-        remedies.append("a warm-up (scheduler='onecycle')")
+        remedies.append("预热（scheduler='onecycle'）")
     if not clipped:
-        remedies.append("gradient clipping (clip_grad_norm=1.0)")
+        remedies.append("梯度裁剪（clip_grad_norm=2.0，本课程各章用的值）")
     return remedies
 
 
 def _either(options: list[str]) -> str:
-    """``'a, b or c'``."""
-    return f"{', '.join(options[:-1])}{' or ' if len(options) > 1 else ''}{options[-1]}"
+    """``'a、b 或 c'``."""
+    return f"{'、'.join(options[:-1])}{' 或 ' if len(options) > 1 else ''}{options[-1]}"
 
 
 def diverged_message(loss: float, step: int, epoch: int, lr: float, untried: list[str], precision: str,
@@ -208,17 +208,16 @@ def diverged_message(loss: float, step: int, epoch: int, lr: float, untried: lis
     """
     if broken_batch is not None:
         return (
-            f"training stopped: batch {broken_batch} of train_iter (epoch {epoch}) holds NaN or infinite pixel "
-            f"values, so its loss is {loss} (step {step}): the data is broken, not the learning rate. Check how "
-            "the images were made or loaded, then create the model again: this step made its weights unusable."
+            f"训练已停止：train_iter 第 {epoch} 轮的第 {broken_batch} 个小批量里有 NaN 或无穷大的像素值，所以它的"
+            f"损失是 {loss}（第 {step} 步）：坏的是数据，不是学习率。请检查图像是怎样生成或读入的，然后重新创建模型："
+            "这一步已经让它的权重无法再用。"
         )
-    remedies = [f"a learning rate 10 times smaller (lr={lr / 10:g})", *untried]
+    remedies = [f"把学习率减小到十分之一（lr={lr / 10:g}）", *untried]
     if precision == "fp16":
-        remedies.append("precision='fp32' (fp16 overflows above 65,504)")
+        remedies.append("precision='fp32'（fp16 超过 65,504 就会溢出）")
     return (
-        f"training diverged: the loss became {loss} at step {step} (epoch {epoch}). The steps were too large "
-        f"for this model at learning rate {lr:g}: try {_either(remedies)}, and check that the inputs are "
-        "normalised. The weights are no longer usable: create the model again before retraining."
+        f"训练发散（diverged）：损失在第 {step} 步（第 {epoch} 轮）变成了 {loss}。对这个模型来说，学习率 {lr:g} "
+        f"下每一步走得太大：请试试{_either(remedies)}，并检查输入是否已标准化。权重已经无法再用：重新训练之前请重新创建模型。"
     )
 
 
@@ -232,14 +231,12 @@ def warn_if_chance(history: History, num_classes: int | None, lr: float, untried
     chance = math.log(num_classes)
     loss, acc = history.train_loss[-1], history.train_acc[-1]
     if abs(loss - chance) < 0.02 * chance and acc < 1.5 / num_classes:
-        steps = [f"a lower learning rate (lr={lr / 2:g})", *untried]
+        steps = [f"更小的学习率（lr={lr / 2:g}）", *untried]
         message = (
-            f"epoch {history.epochs}: the training loss stayed at {loss:.3f}, chance level "
-            f"(ln {num_classes} = {chance:.3f}), and accuracy at {100 * acc:.1f} %: the network is only guessing. "
-            f"Try, in this order: another seed (cnn_course.set_seed); {_either(steps)}; check that the inputs are "
-            "normalised and the labels match the images. Another initialisation can help too, but try it on a "
-            "short run first: He (Kaiming) initialisation suits layers followed by ReLU and can make other "
-            "networks diverge."
+            f"第 {history.epochs} 轮：训练损失停在 {loss:.3f}，也就是随机水平（chance level，ln {num_classes} = "
+            f"{chance:.3f}），准确率 {100 * acc:.1f} %：网络只是在猜。请按这个顺序尝试：换一个随机种子"
+            f"（cnn_course.set_seed）；{_either(steps)}；检查输入是否已标准化、标签是否与图像对应。换一种初始化也可能"
+            "有帮助，但请先在短训练里试：He（Kaiming）初始化适合后面接 ReLU 的层，用在别的网络上可能让训练发散。"
         )
         history.notes.append(message)
         # Attributed to cnn_course.train rather than the calling cell, whose file is a temporary kernel path.

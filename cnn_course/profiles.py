@@ -119,5 +119,5 @@ def choose_settings(
             )
     settings = Settings(profile=name, **table[name])
     if verbose:
-        print(f"profile: {name}  ({PROFILE_ENV}=smoke|quick|full to change)  {settings!r}")
+        print(f"档位（profile）：{name}（设置环境变量 {PROFILE_ENV}=smoke|quick|full 可以更改）  {settings!r}")
     return settings

@@ -109,10 +109,12 @@ def _describe(data_iter: Any) -> str:
 def _epochs_phrase(history: History) -> str:
     """How far training got, in words that cannot be mistaken for a finished run."""
     done = history.epochs
-    plural = "" if done == 1 else "s"
-    if history.stop_reason:  # e.g. "interrupted in epoch 3": the accuracy is that of epoch 2
-        return f"after {done} completed epoch{plural} ({history.stop_reason})"
-    return f"after {done} epoch{plural}"
+    if history.unfinished_epoch is not None:  # the accuracy is that of the last completed epoch
+        how = "发散" if history.diverged else "中断"
+        return f"完成 {done} 轮后（第 {history.unfinished_epoch} 轮时{how}）"
+    if history.interrupted:
+        return f"完成 {done} 轮后（中断）"
+    return f"训练 {done} 轮后"
 
 
 def record_result(recipe: str, history: History, test_iter: Any, *, model: nn.Module, settings: Settings) -> Result:
@@ -171,12 +173,12 @@ def record_result(recipe: str, history: History, test_iter: Any, *, model: nn.Mo
         precision=history.precision,
     )
     if history.final_valid_acc is not None:
-        print(f"[{recipe}] validation accuracy {100 * history.final_valid_acc:.2f} % {_epochs_phrase(history)}, "
-              f"measured on: {valid_data}")
-    acc = "n/a" if test_acc is None else f"{100 * test_acc:.2f} %"
-    print(f"[{recipe}] test accuracy {acc} (evaluated once, in fp32), measured on: {data}")
-    in_precision = "" if history.precision == "fp32" else f", in {history.precision}"  # fp32 is the default
-    print(f"[{recipe}] {history.seconds:.1f} s of training, {history.mean_img_per_sec:,.0f} img/s on {history.device}"
+        print(f"[{recipe}] 验证准确率 {100 * history.final_valid_acc:.2f} %（{_epochs_phrase(history)}），"
+              f"数据：{valid_data}")
+    acc = "—（没有完成的轮）" if test_acc is None else f"{100 * test_acc:.2f} %"
+    print(f"[{recipe}] 测试准确率 {acc}（训练结束后只评估这一次，fp32），数据：{data}")
+    in_precision = "" if history.precision == "fp32" else f"，{history.precision}"  # fp32 is the default
+    print(f"[{recipe}] 训练 {history.seconds:.1f} s，{history.mean_img_per_sec:,.0f} 张/秒，设备 {history.device}"
           f"{in_precision}")
     if _target is not None:
         path = _target[0]

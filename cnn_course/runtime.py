@@ -146,8 +146,8 @@ def resolve_precision(precision: str, device: str | torch.device) -> tuple[str, 
         if precision == "fp16" or not bf16_supported(dev):
             notice = None
             if precision == "bf16":
-                notice = (f"precision='bf16': this GPU ({torch.cuda.get_device_name(dev)}) has no native bfloat16; "
-                          "training in fp16 with a gradient scaler instead.")
+                notice = (f"precision='bf16'：这块 GPU（{torch.cuda.get_device_name(dev)}）没有原生的 bfloat16；"
+                          "改用 fp16 加梯度缩放（gradient scaler）训练。")
             return "fp16", notice
         return "bf16", None
     if dev.type == "cpu":
@@ -156,12 +156,12 @@ def resolve_precision(precision: str, device: str | torch.device) -> tuple[str, 
         if precision == "auto":
             return "fp32", None
         if precision == "fp16":
-            return "fp32", "precision='fp16' is meant for GPUs; on a CPU use 'bf16' or 'auto'. Training in fp32."
-        return "fp32", ("precision='bf16': this CPU has no native bfloat16 instructions (AVX512-BF16 or AMX), "
-                        "so bf16 would be slower than fp32. Training in fp32.")
+            return "fp32", "precision='fp16' 是为 GPU 准备的；CPU 上请用 'bf16' 或 'auto'。这次用 fp32 训练。"
+        return "fp32", ("precision='bf16'：这个 CPU 没有原生的 bfloat16 指令（AVX512-BF16 或 AMX），"
+                        "bf16 会比 fp32 还慢。这次用 fp32 训练。")
     if precision == "auto":
         return "fp32", None
-    return "fp32", f"precision={precision!r} is not supported on {dev.type} by cnn_course; training in fp32."
+    return "fp32", f"cnn_course 在 {dev.type} 上不支持 precision={precision!r}；这次用 fp32 训练。"
 
 
 def in_notebook() -> bool:

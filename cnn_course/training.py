@@ -228,10 +228,11 @@ def _interrupted(history: History, epoch: int, phase: str, pending: list[torch.T
     history.interrupted = True
     if history.epochs < epoch:
         history.unfinished_epoch = epoch
-    where = f"while {phase} epoch {epoch}" if phase in ("training", "evaluating") else f"after epoch {epoch}"
+    doing = {"training": "训练", "evaluating": "评估"}.get(phase)
+    where = f"在第 {epoch} 轮{doing}时" if doing else f"在第 {epoch} 轮之后"
     print(
-        f"Training interrupted {where} ({len(history.step_losses)} steps done); the model keeps what it "
-        f"learned and the history holds {history.epochs} completed epoch(s)."
+        f"训练{where}被中断（已完成 {len(history.step_losses)} 步）；模型保留已经学到的东西，"
+        f"history 里记录了 {history.epochs} 个完成的轮。"
     )
 
 

@@ -43,7 +43,7 @@ def test_plan_uses_whole_batches_that_fit_the_budget(monkeypatch: pytest.MonkeyP
     plan = plan_training(tiny_net(), batches(), seconds=10, maximum=60_000, margin=1.0)
     assert (plan.train_size, plan.batch_size, plan.limited_by) == (1000, 8, "budget")  # 100 img/s x 10 s
     assert plan.expected_seconds == pytest.approx(10.0)
-    assert str(plan) == "100 img/s in fp32 on this CPU -> 1,000 training images (125 steps of 8) fit the 10 s budget"
+    assert str(plan) == "100 张/秒（fp32，这台 CPU） → 10 s 的预算内训练 1,000 张训练图像（125 步，每步 8 张）"
     odd = plan_training(tiny_net(), batches(), seconds=10.05, maximum=60_000, margin=1.0)
     assert odd.train_size == 1000 and odd.train_size % 8 == 0  # 1,005 rounds down to whole batches
 
@@ -52,14 +52,14 @@ def test_plan_for_a_slower_machine_and_the_limits(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(budget, "measure_speed", lambda *args, **kwargs: (400.0, "bf16"))
     slow = plan_training(tiny_net(), batches(), seconds=10, maximum=60_000, slowdown=4, margin=1.0)
     assert (slow.train_size, slow.img_per_sec, slow.precision) == (1000, 100.0, "bf16")
-    assert "a machine 4.0x slower than this one" in str(slow)
+    assert "一台比这台慢 4.0 倍的机器" in str(slow)
     careful = plan_training(tiny_net(), batches(), seconds=10, maximum=60_000)  # LONG_RUN_FACTOR of the speed
     assert (careful.train_size, careful.img_per_sec, careful.margin) == (3000, 300.0, 0.75)
-    assert str(careful).startswith("300 img/s in bf16 on this CPU (75% of the warm-up's speed) -> 3,000")
+    assert str(careful).startswith("300 张/秒（bf16，这台 CPU，按预热时速度的 75% 计） → 10 s 的预算内训练 3,000")
     capped = plan_training(tiny_net(), batches(), seconds=10, maximum=800)
-    assert (capped.train_size, capped.limited_by) == (800, "maximum") and "all 800 training images" in str(capped)
+    assert (capped.train_size, capped.limited_by) == (800, "maximum") and "全部 800 张训练图像" in str(capped)
     floor = plan_training(tiny_net(), batches(), seconds=0.01, maximum=800, minimum=64)
-    assert (floor.train_size, floor.limited_by) == (64, "minimum") and "fewer than the minimum" in str(floor)
+    assert (floor.train_size, floor.limited_by) == (64, "minimum") and "不够训练最少的量" in str(floor)
 
 
 def test_no_budget_uses_the_maximum_without_measuring(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,7 +69,7 @@ def test_no_budget_uses_the_maximum_without_measuring(monkeypatch: pytest.Monkey
     monkeypatch.setattr(budget, "measure_speed", fail)
     plan = plan_training(tiny_net(), batches(), seconds=None, maximum=60_000)
     assert plan == Plan(60_000, 8, None, None, "fp32", 1.0, "maximum")
-    assert str(plan) == "no time budget in this profile: 60,000 training images (7,500 steps of 8)"
+    assert str(plan) == "这个档位没有时间预算：60,000 张训练图像（7,500 步，每步 8 张）"
 
 
 def test_a_real_plan_times_the_batches() -> None:

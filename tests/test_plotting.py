@@ -140,7 +140,7 @@ def test_notebook_keeps_epoch_lines_and_final_plot_only() -> None:
     outputs = nb.cells[0].outputs
     texts = [o.text for o in outputs if o.output_type == "stream"]
     assert all(o.get("name") == "stdout" for o in outputs if o.output_type == "stream")
-    assert [line.split(":")[0] for line in "".join(texts).splitlines()] == ["epoch 1/2", "epoch 2/2"]
+    assert [line.split("：")[0] for line in "".join(texts).splitlines()] == ["第 1/2 轮", "第 2/2 轮"]
     shown = [o.data for o in outputs if o.output_type == "display_data"]
     pictures = [d for d in shown if "image/png" in d]
     assert len(pictures) == 1  # the live plot, one picture updated in place

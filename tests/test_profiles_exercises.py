@@ -20,7 +20,7 @@ def test_choose_settings_reads_the_profile_from_the_environment(monkeypatch: pyt
     monkeypatch.setenv(PROFILE_ENV, "Smoke")
     cfg = choose_settings(TABLE)
     assert cfg.profile == "smoke" and cfg.epochs == 1 and cfg.train_size == 1000
-    assert f"profile: smoke  ({PROFILE_ENV}=smoke|quick|full to change)" in capsys.readouterr().out
+    assert f"档位（profile）：smoke（设置环境变量 {PROFILE_ENV}=smoke|quick|full 可以更改）" in capsys.readouterr().out
 
 
 def test_profile_without_the_environment_depends_on_cuda(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -123,8 +123,8 @@ def test_record_result_takes_the_profile_from_the_settings_and_saves_a_line(
     cfg = cnn_course.choose_settings(TABLE, profile="smoke", verbose=False)
     result = cnn_course.record_result("source", _history(2), FakeTestIter(), model=SaysZero(), settings=cfg)
     out = capsys.readouterr().out
-    assert "[source] validation accuracy 81.00 % after 2 epochs" in out
-    assert "[source] test accuracy 75.00 % (evaluated once, in fp32), measured on: Fake test" in out
+    assert "[source] 验证准确率 81.00 %（训练 2 轮后）" in out
+    assert "[source] 测试准确率 75.00 %（训练结束后只评估这一次，fp32），数据：Fake test" in out
     assert isinstance(result, Result) and read_results(saving) == [result]
     saved = json.loads(saving.read_text(encoding="utf-8"))
     assert saved["profile"] == "smoke" and saved["settings"] == {"epochs": 1} and saved["chapter"] == "99_test"
@@ -171,7 +171,7 @@ def test_record_result_reports_an_interrupted_training_as_such(capsys: pytest.Ca
     history = _history(2, epochs_planned=5, interrupted=True, unfinished_epoch=3)
     cfg = cnn_course.choose_settings(TABLE, profile="quick", verbose=False)
     result = cnn_course.record_result("source", history, FakeTestIter(), model=SaysZero(), settings=cfg)
-    assert "validation accuracy 81.00 % after 2 completed epochs (interrupted in epoch 3)" in capsys.readouterr().out
+    assert "验证准确率 81.00 %（完成 2 轮后（第 3 轮时中断））" in capsys.readouterr().out
     assert result.epochs == 2 and result.valid_acc == pytest.approx(0.81) and result.test_acc == 0.75
     assert result.interrupted
 
@@ -179,9 +179,9 @@ def test_record_result_reports_an_interrupted_training_as_such(capsys: pytest.Ca
 def test_record_result_says_which_precision_trained(capsys: pytest.CaptureFixture[str]) -> None:
     cfg = cnn_course.choose_settings(TABLE, profile="quick", verbose=False)
     result = cnn_course.record_result("source", _history(1, precision="bf16"), FakeTestIter(), model=SaysZero(), settings=cfg)
-    assert "img/s on cpu, in bf16" in capsys.readouterr().out and result.precision == "bf16"
+    assert "张/秒，设备 cpu，bf16" in capsys.readouterr().out and result.precision == "bf16"
     result = cnn_course.record_result("source", _history(1), FakeTestIter(), model=SaysZero(), settings=cfg)
-    assert "img/s on cpu\n" in capsys.readouterr().out and result.precision == "fp32"  # the default goes unsaid
+    assert "张/秒，设备 cpu\n" in capsys.readouterr().out and result.precision == "fp32"  # the default goes unsaid
     rows = chapter_rows([_run("05_googlenet", _record("05_googlenet", "source", 0.9, precision="bf16")),
                          _run("03_lenet", _record("03_lenet", "source", 0.9))])
     assert {row["chapter"]: row["device"] for row in rows} == {"05_googlenet": "cpu (bf16)", "03_lenet": "cpu"}
@@ -385,7 +385,7 @@ def test_run_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: 
     assert [c.source for c in executed.cells] == [c.source for c in nbformat.read(notebooks / "03_tiny.ipynb", 4).cells]
     assert [c.execution_count for c in executed.cells] == [1, 2]
     assert [c.metadata for c in executed.cells] == [{}, {}]  # no timing stamps either
-    assert "profile: smoke" in executed.cells[0].outputs[0].text
+    assert "档位（profile）：smoke" in executed.cells[0].outputs[0].text
 
 
 @pytest.mark.kernel

@@ -84,7 +84,7 @@ def test_epoch_lines_go_to_stdout_and_nothing_to_stderr(capsys: pytest.CaptureFi
     torch.manual_seed(0)
     train(mlp(), blobs(), None, epochs=2, lr=0.1, device="cpu")  # progress and live plot left on
     captured = capsys.readouterr()
-    assert captured.out.splitlines()[0].startswith("epoch 1/2: train loss")
+    assert captured.out.splitlines()[0].startswith("第 1/2 轮：训练损失")
     assert len(captured.out.splitlines()) == 2
     assert captured.err == ""  # no terminal and no notebook: no progress bar anywhere
 
@@ -110,7 +110,7 @@ def test_nan_loss_stops_with_advice() -> None:
     with pytest.raises(TrainingDiverged) as info:
         train(mlp(), blobs(n_batches=20), blobs(seed=1), epochs=5, lr=1e6, **QUIET)
     message = str(info.value)
-    assert "diverged" in message and "lr=100000" in message and "clip_grad_norm=" in message
+    assert "发散" in message and "lr=100000" in message and "clip_grad_norm=" in message
     history = info.value.history
     assert history.diverged and history.unfinished_epoch == 1 and history.epochs == 0
     assert not math.isfinite(history.step_losses[-1])
@@ -126,12 +126,12 @@ def test_chance_level_warns_with_remedies() -> None:
     model = nn.Sequential(nn.Linear(2, 10))
     nn.init.zeros_(model[0].weight)
     nn.init.zeros_(model[0].bias)
-    with pytest.warns(ChanceLevelWarning, match=r"chance level \(ln 10 = 2.303\).*seed.*learning rate") as record:
+    with pytest.warns(ChanceLevelWarning, match=r"随机水平（chance level，ln 10 = 2.303）.*种子.*学习率") as record:
         history = train(model, noise, None, epochs=1, lr=1e-6, **QUIET)
     message = str(record[0].message)
     assert "scheduler='onecycle'" in message and "clip_grad_norm=" in message
-    assert "can make other networks diverge" in message  # He init is offered with its caveat, not prescribed
-    assert history.notes and "chance level" in history.notes[0]
+    assert "用在别的网络上可能让训练发散" in message  # He init is offered with its caveat, not prescribed
+    assert history.notes and "随机水平" in history.notes[0]
     assert record[0].filename == "cnn_course.train"  # not the notebook cell's temporary file path
 
 
@@ -171,7 +171,7 @@ def test_interrupt_during_training_marks_the_epoch(capsys: pytest.CaptureFixture
     assert_consistent(history)
     assert not history.completed and "interrupted in epoch 2" in history.summary()
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
-    assert "interrupted while training epoch 2" in capsys.readouterr().out
+    assert "训练在第 2 轮训练时被中断" in capsys.readouterr().out
 
 
 def test_interrupt_during_evaluation_keeps_history_consistent(capsys: pytest.CaptureFixture[str]) -> None:
@@ -184,7 +184,7 @@ def test_interrupt_during_evaluation_keeps_history_consistent(capsys: pytest.Cap
     assert len(history.valid_acc) == 1
     assert_consistent(history)
     assert model.training  # evaluation put it back in training mode
-    assert "interrupted while evaluating epoch 2" in capsys.readouterr().out
+    assert "训练在第 2 轮评估时被中断" in capsys.readouterr().out
 
 
 def test_interrupt_keeps_losses_not_yet_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -329,7 +329,7 @@ def test_fp16_steps_go_through_the_gradient_scaler(monkeypatch: pytest.MonkeyPat
 def test_precision_falls_back_with_a_notice(capsys: pytest.CaptureFixture[str]) -> None:
     history = train(mlp(), blobs(1), None, epochs=1, lr=0.1, precision="fp16", **QUIET)
     assert history.precision == "fp32"
-    assert "Training in fp32" in capsys.readouterr().out and history.notes
+    assert "这次用 fp32 训练" in capsys.readouterr().out and history.notes
 
 
 def test_auto_precision_matches_detection() -> None:
@@ -509,8 +509,8 @@ def test_nan_in_the_first_batch_stops_before_any_step() -> None:
 def test_nan_in_a_later_batch_names_the_batch_not_the_learning_rate() -> None:
     data = images(n_batches=5)
     data.batches[3][0][0, 0, 0, 0] = float("inf")
-    with pytest.raises(TrainingDiverged, match=r"batch 4 of train_iter \(epoch 1\) holds NaN or infinite pixel "
-                                               r"values.*the data is broken, not the learning rate") as info:
+    with pytest.raises(TrainingDiverged, match=r"train_iter 第 1 轮的第 4 个小批量里有 NaN 或无穷大的像素值"
+                                               r".*坏的是数据，不是学习率") as info:
         train(flat_linear(), data, None, epochs=1, lr=0.01, **QUIET)
     assert "lr=" not in str(info.value)
     history = info.value.history
