@@ -61,8 +61,8 @@ def test_a_notebook_shows_its_top_level_definitions_but_not_exercise_skeletons(f
         ((FIRST, replace(NEW, exercise_module=None)), "07_new: a chapter needs an exercise module"),
         ((FIRST, replace(NEW, exercise_module="ch99")),
          "exercise_module='ch99' is no module of cnn_course/exercise_bank"),
-        ((FIRST, NEW), "07_new: exercise keys ['01-1', '01-2', '01-3', '01-4', '01-5', '01-corr2d'] do not start "
-                       "with 07-"),
+        ((FIRST, NEW), "07_new: exercise keys ['01-1', '01-2', '01-3', '01-4', '01-5', '01-6', '01-corr2d'] do not "
+                       "start with 07-"),
         ((FIRST, replace(NEW, networks=("ShuffleNet",))),
          "networks ['ShuffleNet'] are not defined in cnn_course/models.py"),
         ((FIRST, replace(NEW, networks=("LeNet", "AlexNet"))), "07_new: the notebook does not show ['AlexNet']"),

@@ -170,6 +170,19 @@ def test_corr2d_wrong_type_values_and_modified_input() -> None:
     wrong("01-corr2d", in_place, "修改了输入")
 
 
+def test_corr2d_returning_integers_is_named() -> None:
+    def corr2d(X, K):
+        h, w = K.shape
+        Y = torch.zeros(X.shape[0] - h + 1, X.shape[1] - w + 1, dtype=torch.long)  # truncates what it stores
+        for i in range(Y.shape[0]):
+            for j in range(Y.shape[1]):
+                Y[i, j] = (X[i:i + h, j:j + w] * K).sum()
+        return Y
+
+    wrong("01-corr2d", corr2d, "整数类型", "torch.int64", "torch.zeros")
+    wrong("01-corr2d", lambda X, K: corr2d_loop(X, K).round().int(), "整数类型", "torch.int32")
+
+
 # --- 02-pool2d --------------------------------------------------------------------------------------------
 
 
@@ -207,6 +220,20 @@ def test_pool2d_stride_ignored() -> None:
 def test_pool2d_default_stride_of_one() -> None:
     wrong("02-pool2d", lambda X, p, stride=None, mode="max": pool_loop(X, p, stride, mode, default_stride=1),
           "步幅应等于窗口大小")
+
+
+def test_pool2d_sum_instead_of_average() -> None:
+    def summed(X, p, stride=None, mode="max"):
+        Y = pool_loop(X, p, stride, mode)
+        return Y * p * p if mode == "avg" else Y
+
+    def over_pool_size(X, p, stride=None, mode="max"):
+        Y = pool_loop(X, p, stride, mode)
+        return Y * p if mode == "avg" else Y
+
+    message = wrong("02-pool2d", summed, "元素的和", "pool_size * pool_size = 4", "window.mean()")
+    assert "最大值" not in message  # not mistaken for max and avg swapped
+    wrong("02-pool2d", over_pool_size, "除以 pool_size = 2", "pool_size * pool_size = 4")
 
 
 def test_pool2d_wrong_output_size() -> None:
@@ -467,16 +494,18 @@ class GoodResidual(nn.Module):
     """A correct block with other names; options switch on the typical mistakes."""
 
     def __init__(self, in_channels, out_channels, stride=1, *, project="when needed", relu="after",
-                 projection_first=False):
+                 projection_first=False, conv_stride=True, projection_stride=True):
         super().__init__()
         needed = in_channels != out_channels or stride != 1
         use = {"when needed": needed, "never": False, "always": True, "channels only": in_channels != out_channels}
+        skip_stride = stride if projection_stride else 1
+        skip = nn.Conv2d(in_channels, out_channels, 1, stride=skip_stride) if use[project] else nn.Identity()
         if projection_first:
-            self.shortcut = nn.Conv2d(in_channels, out_channels, 1, stride=stride) if use[project] else nn.Identity()
-        self.a = nn.Conv2d(in_channels, out_channels, 3, padding=1, stride=stride)
+            self.shortcut = skip
+        self.a = nn.Conv2d(in_channels, out_channels, 3, padding=1, stride=stride if conv_stride else 1)
         self.b = nn.Conv2d(out_channels, out_channels, 3, padding=1)
         if not projection_first:
-            self.shortcut = nn.Conv2d(in_channels, out_channels, 1, stride=stride) if use[project] else nn.Identity()
+            self.shortcut = skip
         self.relu = relu
 
     def forward(self, x):
@@ -504,6 +533,14 @@ def test_residual_without_projection() -> None:
     wrong("06-residual", residual(project="channels only"), "步幅改变")
 
 
+def test_residual_without_the_stride_on_the_first_convolution() -> None:
+    message = wrong("06-residual", residual(conv_stride=False), "第一个 3×3 卷积(conv1)没有用步幅 stride",
+                    "stride=stride", "RuntimeError")
+    assert "加一个 1×1 卷积" not in message  # the projection is there: it is not the mistake
+    wrong("06-residual", residual(conv_stride=False, projection_stride=False), "conv1", "1×1 投影也没有用",
+          "输出的形状")
+
+
 def test_residual_relu_before_the_addition() -> None:
     wrong("06-residual", residual(relu="before"), "ReLU 要在相加之后")
 
@@ -520,3 +557,4 @@ def test_residual_matches_the_chapters_block_when_the_shape_is_unchanged() -> No
             mine.copy_(theirs)
         x = torch.randn(2, 16, 5, 5)
         assert torch.allclose(reference(x), block(x))
+

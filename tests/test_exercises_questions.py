@@ -68,11 +68,23 @@ X = torch.tensor([[1, 2, 3, 0], [0, 1, 2, 3], [3, 0, 1, 2], [2, 3, 0, 1]], dtype
 
 def test_chapter_01_answers() -> None:
     K = torch.tensor([[2, 0, 1], [0, 1, 2], [1, 0, 2]], dtype=torch.float32)
+    Y = F.conv2d(X[None, None], K[None, None])[0, 0]  # no bias: [[15, 16], [6, 15]]
+    flipped = F.conv2d(X[None, None], K.flip(0, 1)[None, None])[0, 0]
+    # 01-1's hints name the slip that gives each wrong number
+    assert (Y[0, 1], Y[0, 0], Y[1, 1], Y[0, 0] + 3, Y[1, 0] + 3, Y[1, 0], flipped[0, 1]) == (16, 15, 15, 18, 9, 6, 12)
+    assert "右上角" in check("01-1", 15).message and "翻转" in check("01-1", 12).message
     assert F.conv2d(X[None, None], K[None, None], torch.tensor([3.0]))[0, 0, 0, 1] == answer("01-1")
     assert F.conv2d(torch.zeros(1, 1, 9, 9), torch.zeros(1, 1, 3, 3), dilation=2).shape[-1] == 9 - answer("01-2") + 1
     assert nn.Conv2d(1, 6, 5, stride=2)(torch.zeros(1, 1, 28, 28)).shape[-1] == answer("01-3")
     assert check("01-4", nn.Conv2d(3, 16, 3, padding=1)(torch.zeros(1, 3, 32, 32)).shape[1:])
     assert n_params(nn.Conv2d(3, 16, 5)) == answer("01-5")
+    # 01-6: a single pixel and a kernel whose largest weight puts the maximum of Y at (0, 1); then shift the input
+    image = torch.zeros(8, 8)
+    image[2, 3] = 1.0
+    kernel = torch.arange(9.0).reshape(1, 1, 3, 3)
+    for (dy, dx), where in (((0, 0), (0, 1)), ((1, 2), answer("01-6"))):
+        out = F.conv2d(torch.roll(image, (dy, dx), dims=(0, 1))[None, None], kernel)[0, 0]
+        assert divmod(int(out.argmax()), out.shape[1]) == where
 
 
 def test_chapter_02_answers() -> None:
@@ -81,6 +93,10 @@ def test_chapter_02_answers() -> None:
     assert n_params(nn.MaxPool2d(2)) == answer("02-3")
     assert nn.MaxPool2d(3).stride == answer("02-4")
     assert nn.MaxPool2d(2, ceil_mode=True)(torch.zeros(1, 1, 7, 7)).shape[-1] == answer("02-5")
+    image = torch.zeros(1, 1, 4, 4)
+    image[0, 0, 0, 0] = 9
+    assert check("02-6", nn.MaxPool2d(2)(torch.roll(image, 1, dims=3))[0, 0])
+    assert nn.MaxPool2d(2)(torch.roll(image, 2, dims=3))[0, 0].tolist() == [[0, 9], [0, 0]]  # as the solution says
 
 
 def test_chapter_03_answers() -> None:
@@ -97,6 +113,7 @@ def test_chapter_03_answers() -> None:
     assert size == answer("03-4")
     loader = torch.utils.data.DataLoader(range(60_000), batch_size=256)
     assert len(loader) * 5 == answer("03-5")
+    assert check("03-6", " b ") and "测试集" in check("03-6", "A").message
 
 
 def test_chapter_04_answers() -> None:
@@ -109,6 +126,10 @@ def test_chapter_04_answers() -> None:
     assert torch.allclose(kept[kept != 0], torch.tensor(answer("04-4")))
     assert torch.equal(nn.Dropout(p=0.2).eval()(torch.full((5,), 3.0)), torch.full((5,), answer("04-5")))
     assert check("04-5", 3)  # an int is as good as a float
+    weight = torch.tensor(1.0, dtype=torch.bfloat16)
+    assert (weight + 0.001).item() == answer("04-9") and not check("04-9", 1.001)
+    assert (torch.tensor(1.0, dtype=torch.float16) + 0.001).item() == 1.0009765625  # the fp16 hint's number
+    assert torch.tensor(1.0 + 2**-7, dtype=torch.bfloat16).item() == 1.0078125
 
 
 def test_chapter_05_answers() -> None:
@@ -116,6 +137,9 @@ def test_chapter_05_answers() -> None:
     assert n_params(*Inception(10).branch3) == answer("05-2")
     conv = nn.Conv2d(88, 16, 1, bias=False)
     assert conv(torch.zeros(1, 88, 12, 12)).numel() * 88 == answer("05-3")
+    flops, with_bias, as_3x3 = 2 * answer("05-3"), answer("05-3") + 16 * 12 * 12, answer("05-3") * 9
+    assert "分开数" in check("05-3", flops).message and "偏置" in check("05-3", with_bias).message
+    assert "88·3·3" in check("05-3", as_3x3).message
     y = torch.arange(10).repeat(5)
     assert check("05-4", float(F.cross_entropy(torch.zeros(len(y), 10), y)))
     assert check("05-4", 2.303) and "自然对数" in check("05-4", 1.0).message
@@ -152,4 +176,19 @@ def test_chapter_06_answers() -> None:
     assert check("06-2", float(grad)) and check("06-2", 0.001) and not check("06-2", 0.5**9)
     assert n_params(ResidualBlock(32)) == answer("06-3")
     assert check("06-4", ResidualBlock(16)(torch.zeros(1, 16, 12, 12)).shape[1:])
+    x = torch.zeros(1, 16, 12, 12)
+    assert "拼接" in check("06-4", torch.cat([x, x], dim=1).shape[1:]).message
+    bn = nn.BatchNorm2d(1).eval()
+    with torch.no_grad():
+        bn.running_mean.fill_(2.0)
+        bn.running_var.fill_(4.0)
+        bn.weight.fill_(1.5)
+        bn.bias.fill_(0.5)
+        assert check("06-5", float(bn(torch.full((1, 1, 1, 1), 6.0))))
     assert math.isclose(answer("06-2"), 1 / 1024)
+
+
+def test_chapter_07_answers() -> None:
+    assert check("07-5", "c") and "合理" in check("07-5", "B").message
+    depthwise, pointwise = nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False), nn.Conv2d(32, 64, 1, bias=False)
+    assert check("07-1", n_params(depthwise, pointwise))

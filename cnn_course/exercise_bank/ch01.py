@@ -1,10 +1,11 @@
-"""Exercises for chapter 01 (convolution): bias, dilation, output size, shapes, parameters, and writing corr2d."""
+"""Exercises for chapter 01 (convolution): bias, dilation, output size, shapes, parameters, translation
+equivariance, and writing corr2d."""
 
 from __future__ import annotations
 
 import torch
 
-from ..code_checks import Mistake, as_tensor, call, close, describe_shape, random_tensor
+from ..code_checks import Mistake, as_tensor, call, close, describe_shape
 from ..exercise_types import AnyExercise, CodeExercise, Exercise
 
 
@@ -22,20 +23,30 @@ def corr2d(X: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
 CORR2D_CASES = [((4, 4), (3, 3)), ((5, 7), (2, 3)), ((6, 5), (3, 2)), ((3, 4), (1, 1)), ((3, 3), (3, 3))]
 
 
+def _quarters(generator: torch.Generator, *shape: int) -> torch.Tensor:
+    """Float32 values that are multiples of 0.25 in [-3, 3]: not integers, yet exact and short when printed."""
+    return torch.randint(-12, 13, shape, generator=generator) / 4
+
+
 def judge_corr2d(student: object) -> str:
-    """Compare the student's corr2d with the reference on CORR2D_CASES (small integer values)."""
+    """Compare the student's corr2d with the reference on CORR2D_CASES (values that are not integers)."""
     if not callable(student):
         raise Mistake(f"请把你写的函数 corr2d 传给 check,收到的是 {type(student).__name__}。")
     generator = torch.Generator().manual_seed(1)
     for x_shape, k_shape in CORR2D_CASES:
-        X = random_tensor(generator, *x_shape, integers=True)
-        K = random_tensor(generator, *k_shape, integers=True)
+        X = _quarters(generator, *x_shape)
+        K = _quarters(generator, *k_shape)
         expected = corr2d(X, K)
         what = f"corr2d(X, K),X 的形状 {describe_shape(x_shape)}、K 的形状 {describe_shape(k_shape)}"
         X_given, K_given = X.clone(), K.clone()
         Y = as_tensor(call(student, X_given, K_given, call_text=what), "corr2d")
         if not (torch.equal(X_given, X) and torch.equal(K_given, K)):
             raise Mistake(f"{what}:你的函数修改了输入 X 或 K。互相关只读输入,结果写进新的张量 Y。")
+        if not (Y.is_floating_point() or Y.is_complex()):
+            raise Mistake(
+                f"{what}:返回的张量是整数类型 {Y.dtype}。X 和 K 里有小数(例如 0.25),写进整数张量时小数部分"
+                "被截掉了。新建 Y 时用浮点类型:torch.zeros(...) 默认就是 float32,不要写 dtype=torch.int 或 torch.long。"
+            )
         if close(Y, expected):
             continue
         (H, W), (h, w) = x_shape, k_shape
@@ -75,10 +86,14 @@ EXERCISES: list[AnyExercise] = [
             "逐元素相乘再相加:2*2 + 3*0 + 0*1 + 1*0 + 2*1 + 3*2 + 0*1 + 1*0 + 2*2 = 16;加偏置 3 得 19。"
         ),
         hints=(
-            (16, "忘了加偏置 b = 3。"),
-            (18, "Y[0, 0] 是 15 + 3 = 18;Y[0, 1] 的窗口要向右移一列。"),
-            (15, "你可能把卷积核翻转了(数学上的卷积)。PyTorch 的 conv2d 做的是互相关,不翻转卷积核。"),
-            (9, "这是 Y[1, 0] = 6 加上偏置;Y[0, 1] 是第 0 行、第 1 列。"),
+            (16, "这是互相关的结果 Y[0, 1] = 16,忘了加偏置 b = 3:每个输出元素都要加上同一个偏置。"),
+            (15, "15 是不加偏置时左上角 Y[0, 0](右下角 Y[1, 1] 也是 15)的值。Y[0, 1] 是第 0 行、第 1 列,"
+                 "即右上角:窗口从 X 的第 1 列开始;算完还要加偏置 b = 3。"),
+            (18, "18 是左上角 Y[0, 0] = 15 + 3。Y[0, 1] 是第 0 行、第 1 列(右上角):窗口要向右移一列。"),
+            (9, "9 是 Y[1, 0](左下角)= 6 + 3:把行和列弄反了。Y[0, 1] 的第一个下标是行(第 0 行),第二个是列(第 1 列)。"),
+            (6, "6 是左下角 Y[1, 0],而且没加偏置。Y[0, 1] 是第 0 行、第 1 列(右上角),算完再加偏置 b = 3。"),
+            (12, "你把卷积核上下、左右翻转了(数学上的卷积),而且没加偏置。PyTorch 的 conv2d 做的是互相关:"
+                 "不翻转卷积核,直接逐元素相乘再相加,最后加偏置。"),
         ),
         default_hint="Y[0, 1] 的窗口是 X[0:3, 1:4];逐元素相乘、全部相加,再加偏置。",
     ),
@@ -157,6 +172,30 @@ EXERCISES: list[AnyExercise] = [
             (76, "这只是一个卷积核(3*5*5 = 75)加一个偏置;一共有 16 个卷积核。"),
         ),
         default_hint="参数量 = out_channels * (in_channels * K * K) + out_channels。",
+    ),
+    Exercise(
+        key="01-6",
+        question=(
+            "平移等变(translation equivariance)。一张 8×8 的输入 X 除了一个像素以外都是 0,和一个 3×3 的卷积核做互相关"
+            "(不填充,步幅 1),输出 Y 是 6×6,最大值在 Y[0, 1]。把 X 整体向下平移 1 行、向右平移 2 列"
+            "(那个像素仍在图内,移进来的都是 0),同一个卷积核的新输出的最大值在哪个位置?"
+            "(填一个二元组 (行, 列))"
+        ),
+        answer=(1, 3),
+        solution=(
+            "互相关在每个位置用同一个卷积核:输入平移多少,输出就跟着平移多少,这叫平移等变。\n"
+            "原来的最大值在 (0, 1),向下 1 行、向右 2 列之后在 (0 + 1, 1 + 2) = (1, 3)。\n"
+            "(这里没有东西移出边界;靠近边界时,移出去的部分就丢了。)验证:把 X 换成 torch.roll(X, (1, 2), dims=(0, 1)),"
+            "比较 corr2d 的两个输出。"
+        ),
+        hints=(
+            ((0, 1), "卷积层不是平移不变的:同一个卷积核在每个位置都算一遍,"
+                     "输入移到哪里,输出的响应就跟到哪里(平移等变)。"),
+            ((3, 2), "行和列弄反了:向下平移改变的是行号(第一个下标),向右平移改变的是列号(第二个下标)。"),
+            ((2, 2), "行和列弄反了:向下 1 行是行号加 1,向右 2 列是列号加 2,从 (0, 1) 出发。"),
+            ((-1, -1), "方向反了:向下、向右平移时下标变大,输出跟着输入往同一个方向移动。"),
+        ),
+        default_hint="输入平移多少,互相关的输出就平移多少:从 (0, 1) 出发,行加 1,列加 2。",
     ),
     CodeExercise(
         key="01-corr2d",

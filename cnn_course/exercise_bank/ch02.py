@@ -1,4 +1,5 @@
-"""Exercises for chapter 02 (pooling): by-hand pooling, output size, parameters, defaults, and writing pool2d."""
+"""Exercises for chapter 02 (pooling): by-hand pooling, output size, parameters, defaults, small shifts, and
+writing pool2d."""
 
 from __future__ import annotations
 
@@ -51,6 +52,16 @@ def judge_pool2d(student: object) -> str:
         expected = pool2d(X, size, stride, mode)
         if close(Y, expected):
             continue
+        if mode == "avg" and Y.shape == expected.shape:
+            cells = size * size
+            if close(Y, expected * cells):
+                raise Mistake(f"{what}:mode=\"avg\" 时每个窗口应取平均值,你的输出是窗口里 {size}×{size} 个元素的和。"
+                              f"求和之后还要除以窗口里的元素个数 pool_size * pool_size = {cells},"
+                              "或者直接用 window.mean()。")
+            if size > 1 and close(Y, expected * size):
+                raise Mistake(f"{what}:mode=\"avg\" 时你的输出是窗口里元素的和除以 pool_size = {size}。"
+                              f"窗口里有 pool_size * pool_size = {cells} 个元素,平均值要除以 {cells},"
+                              "或者直接用 window.mean()。")
         other = "avg" if mode == "max" else "max"
         if close(Y, pool2d(X, size, stride, other)):
             raise Mistake(f"{what}:mode={mode!r} 时每个窗口应取{_WHAT[mode]},你的输出取的是{_WHAT[other]}。"
@@ -156,6 +167,29 @@ EXERCISES: list[AnyExercise] = [
             (5, "ceil((7 - 2) / 2) = 3,再加 1 是 4。"),
         ),
         default_hint="用 ceil((H + 2P - K) / S) + 1。",
+    ),
+    Exercise(
+        key="02-6",
+        question=(
+            "汇聚与小的平移。X 是 4×4 的全 0 张量,只有 X[0, 0] = 9;nn.MaxPool2d(2)(窗口 2、步幅 2)的输出是 "
+            "[[9, 0], [0, 0]]。把 X 整体向右平移 1 列(9 移到 X[0, 1]),输出是什么?(填一个 2×2 的嵌套列表)"
+        ),
+        answer=((9, 0), (0, 0)),
+        solution=(
+            "第 0、1 列属于同一个 2×2 窗口,9 移到 X[0, 1] 后仍在左上角的窗口里,窗口的最大值还是 9:输出不变,"
+            "仍是 [[9, 0], [0, 0]]。\n"
+            "这就是汇聚带来的对小平移不敏感(平移不变,translation invariance):窗口里的特征稍微挪一点,输出不变。"
+            "但只对窗口之内的挪动成立:再向右平移 1 列(9 到 X[0, 2]),它就进了右上角的窗口,输出变成 [[0, 9], [0, 0]]。"
+        ),
+        hints=(
+            (((0, 9), (0, 0)), "9 只移到了 X[0, 1]:第 0、1 列属于同一个 2×2 窗口(步幅 2,窗口互不重叠),"
+                               "它还在左上角的窗口里。"),
+            (((9, 9), (0, 0)), "步幅 2 的窗口互不重叠:X[0, 1] 只属于左上角的窗口,"
+                               "右上角的窗口看的是第 2、3 列,那里全是 0。"),
+            (((0, 0), (9, 0)), "向右平移改变的是列,不是行:9 仍在第 0 行。"),
+            (((0, 0), (0, 0)), "9 没有移出图像,只是从 X[0, 0] 移到了 X[0, 1],它所在窗口的最大值还是 9。"),
+        ),
+        default_hint="先找出 X[0, 1] 属于哪个 2×2 窗口(步幅 2 时窗口互不重叠),再取每个窗口的最大值。",
     ),
     CodeExercise(
         key="02-pool2d",

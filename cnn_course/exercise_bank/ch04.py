@@ -1,4 +1,5 @@
-"""Exercises for chapter 04 (AlexNet, VGG): sizes, parameters, dropout, receptive fields; dropout and a VGG block."""
+"""Exercises for chapter 04 (AlexNet, VGG): sizes, parameters, dropout, receptive fields, bf16 precision; dropout
+and a VGG block."""
 
 from __future__ import annotations
 
@@ -370,6 +371,29 @@ EXERCISES: list[AnyExercise] = [
             (12, "汇聚层只把感受野加 K - 1 = 1(5 → 6),不是翻倍;翻倍的是它之后每层的步长 j。"),
         ),
         default_hint="逐层算 r ← r + (K - 1) × j,汇聚层之后 j 变成 2。",
+    ),
+    Exercise(
+        key="04-9",
+        question=(
+            "数值精度(numeric precision)。bf16 和 fp32 一样有 8 位指数,但尾数(mantissa)只有 7 位:1 附近相邻两个 "
+            "bf16 数相差 2^-7 = 0.0078125。一个等于 1.0 的权重加上一次更新 0.001,结果存成 bf16(舍入到最近的 bf16 数),"
+            "是多少?"
+        ),
+        answer=1.0,
+        tolerance=1e-7,  # 1.001 must not pass as 1.0
+        solution=(
+            "1.0 和 1.0078125 之间没有别的 bf16 数;1.001 离 1.0 更近,舍入后还是 1.0:这次更新整个丢了。\n"
+            "验证:(torch.tensor(1.0, dtype=torch.bfloat16) + 0.001).item() == 1.0。\n"
+            "所以混合精度训练(torch.autocast)只让卷积和矩阵乘法用 bf16 计算,权重本身和优化器的更新仍用 fp32:"
+            "学习率乘梯度往往比权重小几百倍,存成 bf16 就会被舍掉。"
+        ),
+        hints=(
+            (1.001, "fp32 存得下 1.001,bf16 存不下:1 附近的 bf16 数每隔 0.0078125 才有一个,要舍入到最近的那个。"),
+            (1.0078125, "舍入到最近的 bf16 数:1.001 离 1.0 只差 0.001,离 1.0078125 差 0.0068,所以是 1.0。"),
+            (1.0009765625, "这是 fp16(10 位尾数,1 附近间隔 2^-10)的结果;bf16 只有 7 位尾数,间隔是 2^-7。"),
+            (0.001, "问的是权重加上更新之后的值,不是更新本身。"),
+        ),
+        default_hint="1 附近的 bf16 数只有 1.0、1.0078125、……:1.001 舍入到离它最近的那个。",
     ),
     CodeExercise(
         key="04-dropout",

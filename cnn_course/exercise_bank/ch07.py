@@ -1,5 +1,5 @@
-"""Exercises for chapter 07 (explain and transfer): depthwise-separable costs, Grad-CAM resolution, and writing
-a depthwise-separable block."""
+"""Exercises for chapter 07 (explain and transfer): depthwise-separable costs, Grad-CAM resolution, augmentation,
+and writing a depthwise-separable block."""
 
 from __future__ import annotations
 
@@ -209,6 +209,31 @@ EXERCISES: list[AnyExercise] = [
             (120, "120 是 C5 的通道数;Grad-CAM 把各通道加权求和,图的大小只看高和宽。"),
         ),
         default_hint="Grad-CAM 先对通道加权求和,得到一张和特征图同样高宽的图:看哪一层的高×宽最小。",
+    ),
+    Exercise(
+        key="07-5",
+        question=(
+            "数据增强(data augmentation)。训练 MNIST 手写数字时,对训练图做下面哪一种随机变换,会教给网络错误的东西?"
+            "(填一个字母)\n"
+            "A. 随机平移 1–2 个像素\n"
+            "B. 随机旋转 ±10°\n"
+            "C. 水平翻转(左右镜像)\n"
+            "D. 随机放大或缩小 10 %"
+        ),
+        answer="C",
+        solution=(
+            "C。数据增强只能用不改变类别的变换:标签还是原来的数字,图也必须仍是这个数字的一种写法。"
+            "小的平移、旋转和缩放都只是同一个数字的另一种写法;水平翻转的 2、3、4、5、6、7 是镜像的字符,"
+            "不是任何数字,却带着原来的标签。\n"
+            "Fashion-MNIST 不同:左右翻转的衬衫还是衬衫,所以本章只对它用水平翻转。"
+            "选增强之前先问:变换之后,人还会给它同一个标签吗?"
+        ),
+        hints=(
+            ("A", "平移 1–2 个像素后,数字还是同一个数字:这是合理的增强。找一个会让图不再是这个数字的变换。"),
+            ("B", "旋转 ±10° 只是同一个数字写得歪一点,类别不变:这是合理的增强(旋转 180° 才会把 6 变成 9)。"),
+            ("D", "稍微放大或缩小,数字还是同一个数字:这是合理的增强。想一想左右镜像之后的 3 或 7 还是不是数字。"),
+        ),
+        default_hint="填 A、B、C、D 中的一个字母,例如 \"A\"。想一想:变换之后,人还会给它同一个标签吗?",
     ),
     CodeExercise(
         key="07-separable",
