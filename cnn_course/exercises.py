@@ -46,7 +46,8 @@ def exercises() -> dict[str, AnyExercise]:
 def _get(key: str) -> AnyExercise:
     registry = _registry()
     if not isinstance(key, str) or key not in registry:
-        raise ValueError(f"unknown exercise key {key!r}; known keys: {', '.join(registry)}")
+        # Students read this one: it is in Chinese, like the feedback.
+        raise ValueError(f"没有练习 {key!r}。已有的练习:{', '.join(registry)}")
     return registry[key]
 
 

@@ -57,7 +57,7 @@ def test_feedback_for_numbers_tuples_strings_and_blanks() -> None:
 
 
 def test_an_unknown_key_is_an_error_listing_the_known_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown exercise key 'nope'; known keys: 01-1, 01-2"):
+    with pytest.raises(ValueError, match=r"没有练习 'nope'。已有的练习:01-1, 01-2"):
         check("nope", 1)
 
 
