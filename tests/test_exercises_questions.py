@@ -114,6 +114,8 @@ def test_chapter_03_answers() -> None:
     loader = torch.utils.data.DataLoader(range(60_000), batch_size=256)
     assert len(loader) * 5 == answer("03-5")
     assert check("03-6", " b ") and "测试集" in check("03-6", "A").message
+    shared = check("03-2", 6 * 28 * 28).message  # one weight per output position: no weight sharing
+    assert "权重共享" in shared and "权值共享" not in shared  # the glossary's term
 
 
 def test_chapter_04_answers() -> None:
