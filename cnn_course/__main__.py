@@ -21,6 +21,8 @@ EPILOG = f"""examples:
   python -m cnn_course run                      # every chapter, profile from ${PROFILE_ENV}
   python -m cnn_course run 03 alexnet --profile smoke
   python -m cnn_course run 5 --profile full --out results/gpu --force
+  python -m cnn_course answers --check          # teachers: every chapter answered, in results/answers
+  python -m cnn_course answers 02 --nbgrader --out course   # nbgrader's source format, course/source/
 """
 
 #: Exit status for Ctrl-C, as shells report a program stopped by SIGINT.
@@ -164,16 +166,26 @@ def _add_answers(sub: argparse._SubParsersAction) -> None:
                      help='chapters to answer: "03", "3", "lenet" or "03_lenet" (default: all)')
     ans.add_argument("--notebooks", metavar="DIR", default=None,
                      help="folder of the chapter notebooks (default: ./notebooks)")
-    ans.add_argument("--out", metavar="DIR", default="results/answers",
-                     help="folder for the answered copies (default: results/answers)")
+    ans.add_argument("--out", metavar="DIR", default=None,
+                     help="folder for the answered copies (default: results/answers, or results/nbgrader with "
+                          "--nbgrader)")
     ans.add_argument("--force", action="store_true", help="replace copies left in --out by an earlier run")
     ans.add_argument("--check", action="store_true",
                      help="also run every exercise cell of the copies and fail when a check does not pass")
+    ans.add_argument("--nbgrader", action="store_true",
+                     help="write nbgrader's source format instead: an nbgrader course folder OUT with "
+                          "OUT/source/<chapter>/<chapter>.ipynb, one assignment per chapter (solution regions, "
+                          "autograder tests that call cnn_course.check, points) and OUT/nbgrader_config.py; "
+                          "then run `nbgrader generate_assignment <chapter>` in OUT")
     ans.set_defaults(handler=_answers)
 
 
 def _answers(args: argparse.Namespace) -> int:
-    from .answers import run_command  # imports torch: only for this command
+    # Both import torch: only for this command.
+    if args.nbgrader:
+        from .nbgrader_edition import run_command
+    else:
+        from .answers import run_command
 
     return run_command(args)
 

@@ -12,6 +12,7 @@ chapters to it):
 
 ``python -m cnn_course answers`` writes a copy of each chapter with the ``...`` replaced by the answer
 and each skeleton by the reference code, into a separate folder; the chapters are never touched.
+With ``--nbgrader`` it writes nbgrader's source format instead (:mod:`cnn_course.nbgrader_edition`).
 """
 
 from __future__ import annotations
@@ -269,7 +270,7 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         chapters = find_chapters(args.notebooks or default_notebooks_dir())
         stems = resolve_chapters(args.chapters, chapters)
-        paths, failures = write_answers({s: chapters[s] for s in stems}, args.out, force=args.force,
+        paths, failures = write_answers({s: chapters[s] for s in stems}, args.out or DEFAULT_OUT, force=args.force,
                                         check=args.check)
     except ValueError as err:  # a ChapterError too
         print(f"error: {err}", file=sys.stderr)
