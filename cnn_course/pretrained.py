@@ -58,18 +58,18 @@ def pretrained_record(name: str, folder: str | os.PathLike[str] | None = None) -
     """
     known = available(folder)
     if not isinstance(name, str) or name not in known:
-        raise PretrainedError(f"name must be one of the shipped weight sets {known or '(none found)'}, "
-                              f"got {describe(name)}")
+        raise PretrainedError(f"name 必须是课程自带的权重之一 {known or '（一个也没有找到）'}，"
+                              f"传入的是 {describe(name)}")
     path = _folder(folder) / f"{name}.json"
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise PretrainedError(f"the record {path.name} cannot be read ({err}); reinstall the course "
-                              "(python -m pip install -e .) to restore it") from None
+        raise PretrainedError(f"记录文件 {path.name} 无法读取（{err}）；请重新安装课程"
+                              "（python -m pip install -e .）来恢复它") from None
     missing = [key for key in ("network", "file", "sha256", "command") if key not in record]
     if not isinstance(record, dict) or missing:
-        raise PretrainedError(f"the record {path.name} lacks {missing or 'its fields'}; reinstall the course "
-                              "(python -m pip install -e .) to restore it")
+        raise PretrainedError(f"记录文件 {path.name} 缺少 {missing or '应有的字段'}；请重新安装课程"
+                              "（python -m pip install -e .）来恢复它")
     return record
 
 
@@ -92,28 +92,28 @@ def load_pretrained(name: str, folder: str | os.PathLike[str] | None = None) -> 
     """
     record = pretrained_record(name, folder)
     path = _folder(folder) / record["file"]
-    again = f"reinstall the course (python -m pip install -e .) or make them again: {record['command']}"
+    again = f"请重新安装课程（python -m pip install -e .），或用这条命令重新生成：{record['command']}"
     if not path.is_file():
-        raise PretrainedError(f"the weights file {path.name} is missing; {again}")
+        raise PretrainedError(f"权重文件 {path.name} 不见了；{again}")
     digest = sha256_of(path)
     if digest != record["sha256"]:
-        raise PretrainedError(f"the weights file {path.name} is damaged or was replaced: its sha256 is "
-                              f"{digest[:12]}..., the record says {record['sha256'][:12]}...; {again}")
+        raise PretrainedError(f"权重文件 {path.name} 已损坏或被替换：它的 sha256 是 {digest[:12]}...，"
+                              f"记录里是 {record['sha256'][:12]}...；{again}")
     network = getattr(models, str(record["network"]), None)
     if not (isinstance(network, type) and issubclass(network, nn.Module)):
-        raise PretrainedError(f"the record names the network {record['network']!r}, which cnn_course.models "
-                              "does not define; update the course")
+        raise PretrainedError(f"记录里写的网络 {record['network']!r} 在 cnn_course.models 里没有定义；"
+                              "请更新课程")
     model = network()
     state = torch.load(path, map_location="cpu", weights_only=True)
     expected = model.state_dict()
-    problems = [f"{key} has shape {tuple(state[key].shape)}, {record['network']} needs {tuple(value.shape)}"
+    problems = [f"{key} 的形状是 {tuple(state[key].shape)}，{record['network']} 需要 {tuple(value.shape)}"
                 for key, value in expected.items() if key in state and state[key].shape != value.shape]
-    problems += [f"{key} is missing" for key in expected if key not in state]
-    problems += [f"{key} is not a tensor of {record['network']}" for key in state if key not in expected]
+    problems += [f"缺少 {key}" for key in expected if key not in state]
+    problems += [f"{key} 不是 {record['network']} 的张量" for key in state if key not in expected]
     if problems:
-        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        raise PretrainedError(f"the weights in {path.name} do not fit {record['network']}: "
-                              f"{'; '.join(problems[:3])}{more}; {again}")
+        more = f"（另有 {len(problems) - 3} 处）" if len(problems) > 3 else ""
+        raise PretrainedError(f"{path.name} 里的权重与 {record['network']} 不相符："
+                              f"{'；'.join(problems[:3])}{more}；{again}")
     model.load_state_dict(state)
     return model.eval()
 
@@ -132,11 +132,11 @@ def save_pretrained(model: nn.Module, name: str, folder: str | os.PathLike[str],
     """
     network = type(model).__name__
     if not isinstance(model, nn.Module) or getattr(models, network, None) is not type(model):
-        raise ValueError(f"model must be a network of cnn_course.models such as ResNet(), got {describe(model)}")
+        raise ValueError(f"model 必须是 cnn_course.models 里的网络，例如 ResNet()，传入的是 {describe(model)}")
     if not isinstance(name, str) or not name.replace("_", "").isalnum():
-        raise ValueError(f"name must be letters, digits and _, such as 'resnet_fashion', got {describe(name)}")
+        raise ValueError(f"name 只能由字母、数字和 _ 组成，例如 'resnet_fashion'，传入的是 {describe(name)}")
     if not record.get("command"):
-        raise ValueError("give command=..., the command that makes these weights again")
+        raise ValueError("请给出 command=...，也就是重新生成这些权重的命令")
     place = Path(folder)
     path = place / f"{name}.pt"
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}

@@ -136,24 +136,26 @@ def _one_dim(
     axis: str,
     what: str,
 ) -> int:
-    """Output length along one axis; ``axis`` is '' or ' (height)' / ' (width)' for messages."""
+    """Output length along one axis; ``axis`` is '' or '高度' / '宽度' for messages."""
+    label = f"（{axis}）" if axis else ""
     limits = (("size", size, 1, ""), ("kernel_size", kernel_size, 1, ""), ("stride", stride, 1, ""),
-              ("dilation", dilation, 1, " (1 means no gaps)"), ("padding", padding, 0, ""))
+              ("dilation", dilation, 1, "（1 表示没有空洞）"), ("padding", padding, 0, ""))
     for name, value, low, note in limits:
         if value < low:
-            wanted = "at least 1" if low == 1 else "0 or more"
-            raise ValueError(f"{name}{axis} must be {wanted}{note}, got {value}")
+            wanted = "至少为 1" if low == 1 else "是 0 或更大的数"
+            raise ValueError(f"{name}{label} 必须{wanted}{note}，传入的是 {value}")
     formula = size_formula(size, kernel_size, padding, stride, dilation, ceil_mode)
     if not formula.fits:
         effective = dilation * (kernel_size - 1) + 1
         padded = size + 2 * padding
-        hint = f"use kernel_size <= {(padded - 1) // dilation + 1 if dilation > 1 else padded}"
+        hint = f"kernel_size <= {(padded - 1) // dilation + 1 if dilation > 1 else padded}"
         need_pad = math.ceil((effective - size) / 2)
+        where = f"在{axis}方向上" if axis else ""
         raise ValueError(
-            f"{what}: the kernel does not fit{axis}: kernel_size={kernel_size}"
-            + (f" with dilation={dilation} spans {effective}" if dilation > 1 else "")
-            + f" but the padded input is only {size} + 2*{padding} = {padded}; "
-            f"{hint}, or padding >= {need_pad}, or a larger input"
+            f"{what}：卷积核{where}放不下：kernel_size={kernel_size}"
+            + (f"（dilation={dilation}）覆盖 {effective} 个位置" if dilation > 1 else "")
+            + f"，但填充后的输入只有 {size} + 2*{padding} = {padded}；"
+            f"请用 {hint}，或 padding >= {need_pad}，或更大的输入"
         )
     return formula.output
 
@@ -192,7 +194,7 @@ def conv_output_size(
     if isinstance(padding, str):
         if padding not in ("valid", "same"):
             raise ValueError(
-                f"padding must be a number, an (h, w) pair, 'valid' or 'same' (as in nn.Conv2d), got {padding!r}"
+                f"padding 必须是一个数、(h, w) 二元组、'valid' 或 'same'（与 nn.Conv2d 相同），传入的是 {padding!r}"
             )
         if padding == "valid":
             padding = 0
@@ -204,9 +206,9 @@ def conv_output_size(
     oh, ow = (
         _one_dim(
             pairs["size"][i], pairs["kernel_size"][i], pairs["padding"][i], pairs["stride"][i],
-            pairs["dilation"][i], False, f" ({axis})" if is_pair else "", "conv_output_size",
+            pairs["dilation"][i], False, axis if is_pair else "", "conv_output_size",
         )
-        for i, axis in enumerate(("height", "width"))
+        for i, axis in enumerate(("高度", "宽度"))
     )
     return (oh, ow) if is_pair else oh
 
@@ -218,8 +220,8 @@ def _same_size(size: IntOrPair, kernel_size: IntOrPair, stride: IntOrPair, dilat
     check_pair(dilation, "dilation", 1)
     if check_pair(stride, "stride", 1) != (1, 1):
         raise ValueError(
-            f"padding='same' works with stride=1 only (as in nn.Conv2d), got stride={stride!r}; "
-            "use a number for padding, e.g. padding=(kernel_size - 1) // 2"
+            f"padding='same' 只能与 stride=1 一起用（与 nn.Conv2d 相同），传入的是 stride={stride!r}；"
+            "请给 padding 一个数，例如 padding=(kernel_size - 1) // 2"
         )
     return sizes if _is_pair_input(size, kernel_size, stride, dilation) else sizes[0]
 
@@ -255,17 +257,17 @@ def pool_output_size(
     ceil_mode = check_bool(ceil_mode, "ceil_mode")
     is_pair = _is_pair_input(*args.values())
     result = []
-    for i, axis in enumerate(("height", "width")):
-        label = f" ({axis})" if is_pair else ""
+    for i, axis in enumerate(("高度", "宽度")):
+        label = f"（{axis}）" if is_pair else ""
         k, p = pairs["kernel_size"][i], pairs["padding"][i]
         if k >= 1 and p > k // 2:
             raise ValueError(
-                f"pool_output_size: padding{label}={p} is more than half of kernel_size{label}={k}; "
-                f"PyTorch allows padding <= {k // 2} for pooling"
+                f"pool_output_size：padding{label}={p} 超过了 kernel_size{label}={k} 的一半；"
+                f"汇聚时 PyTorch 只允许 padding <= {k // 2}"
             )
         result.append(
-            _one_dim(pairs["size"][i], k, p, pairs["stride"][i], pairs["dilation"][i], ceil_mode, label,
-                     "pool_output_size")
+            _one_dim(pairs["size"][i], k, p, pairs["stride"][i], pairs["dilation"][i], ceil_mode,
+                     axis if is_pair else "", "pool_output_size")
         )
     return (result[0], result[1]) if is_pair else result[0]
 
@@ -376,37 +378,37 @@ MAX_INPUT_ELEMENTS = 2**27
 
 def _check_input_shape(input_shape: Any) -> tuple[int, int, int, int]:
     """``(C, H, W)`` or ``(N, C, H, W)`` of whole numbers >= 1, as a 4-tuple with a batch of 1 for 3 numbers."""
-    example = "such as (1, 28, 28) for one grey 28x28 image"
+    example = "例如一张 28x28 灰度图像的 (1, 28, 28)"
     if isinstance(input_shape, torch.Tensor):
         raise ValueError(
-            f"input_shape must be a shape {example}, got a tensor of shape {tuple(input_shape.shape)}; "
-            "for a tensor X pass X.shape"
+            f"input_shape 必须是一个形状，{example}，传入的却是一个形状为 {tuple(input_shape.shape)} 的张量；"
+            "对张量 X 请传 X.shape"
         )
     if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence):
-        raise ValueError(f"input_shape must be a tuple of 3 or 4 whole numbers {example}, got {describe(input_shape)}")
+        raise ValueError(f"input_shape 必须是由 3 个或 4 个整数组成的元组，{example}，传入的是 {describe(input_shape)}")
     shape = tuple(input_shape)
     if len(shape) not in (3, 4):
-        hint = "; add the channel count in front, e.g. (1, 28, 28)" if len(shape) == 2 else ""
+        hint = "；请在前面加上通道数，例如 (1, 28, 28)" if len(shape) == 2 else ""
         raise ValueError(
-            f"input_shape must be (C, H, W) or (N, C, H, W), {example}, got {shape!r} "
-            f"with {len(shape)} numbers{hint}"
+            f"input_shape 必须是 (C, H, W) 或 (N, C, H, W)，{example}，传入的 {shape!r} "
+            f"有 {len(shape)} 个数{hint}"
         )
     for i, value in enumerate(shape):
         try:
             check_int(value, "input_shape", 1)
         except ValueError:
             raise ValueError(
-                f"input_shape must hold whole numbers of at least 1, {example}; "
-                f"got {describe(input_shape)}, whose entry {i} is {describe(value)}"
+                f"input_shape 里必须都是至少为 1 的整数，{example}；"
+                f"传入的是 {describe(input_shape)}，其中 input_shape[{i}] 是 {describe(value)}"
             ) from None
     shape = tuple(int(v) for v in shape)
     if len(shape) == 3:
         shape = (1, *shape)
     if math.prod(shape) > MAX_INPUT_ELEMENTS:
         raise ValueError(
-            f"input_shape={tuple(input_shape)!r} holds {math.prod(shape):,} numbers, more than the "
-            f"{MAX_INPUT_ELEMENTS:,} layer_shapes will build; the table only needs one image, "
-            "so use a batch of 1 and the image size the model expects, e.g. (1, 224, 224)"
+            f"input_shape={tuple(input_shape)!r} 共有 {math.prod(shape):,} 个数，超过了 layer_shapes 愿意构建的 "
+            f"{MAX_INPUT_ELEMENTS:,} 个；这张表只需要一张图像，所以请用批量大小 1 和模型需要的图像尺寸，"
+            "例如 (1, 224, 224)"
         )
     return shape
 
@@ -475,10 +477,10 @@ def layer_shapes(model: nn.Module, input_shape: Sequence[int], depth: int = 1) -
             name, module, in_shape = stack[-1]
             detail = str(err).splitlines()[0]
             raise ShapeError(
-                f"layer '{name}' ({module}) cannot take an input of shape {in_shape}: {detail}. "
-                f"The previous recorded layer '{last_output['name']}' gave {last_output['shape']}. "
-                f"Check input_shape={shape} (this model may expect another image size) "
-                f"or the sizes of the layer '{name}'."
+                f"层 '{name}'（{module}）接收不了形状为 {in_shape} 的输入：{detail}。"
+                f"上一个记录下来的层 '{last_output['name']}' 输出的形状是 {last_output['shape']}。"
+                f"请检查 input_shape={shape}（这个模型可能需要另一种图像尺寸），"
+                f"或层 '{name}' 的各项尺寸。"
             ) from None
         raise
     finally:

@@ -132,7 +132,7 @@ def test_a_damaged_file_is_refused_with_the_remedy(copied: Path) -> None:
     data = bytearray(path.read_bytes())
     data[-50] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(PretrainedError, match=r"demo.pt is damaged or was replaced: its sha256 is .*"
+    with pytest.raises(PretrainedError, match=r"demo.pt 已损坏或被替换：它的 sha256 是 .*"
                                               r"python make_demo.py"):
         load_pretrained("demo", folder=copied)
 
@@ -143,26 +143,26 @@ def test_weights_of_another_network_are_refused_naming_the_tensor(copied: Path) 
     record = json.loads((copied / "demo.json").read_text())
     record["sha256"] = sha256_of(path)  # intact, but made for another network
     (copied / "demo.json").write_text(json.dumps(record))
-    with pytest.raises(PretrainedError, match=r"do not fit ResNet: net.0.weight has shape \(6, 1, 5, 5\), "
-                                              r"ResNet needs \(16, 1, 5, 5\)"):
+    with pytest.raises(PretrainedError, match=r"与 ResNet 不相符：net.0.weight 的形状是 \(6, 1, 5, 5\)，"
+                                              r"ResNet 需要 \(16, 1, 5, 5\)"):
         load_pretrained("demo", folder=copied)
 
 
 def test_unknown_or_missing_weights_are_named(copied: Path) -> None:
-    with pytest.raises(PretrainedError, match=r"one of the shipped weight sets \['demo'\], got 'nope'"):
+    with pytest.raises(PretrainedError, match=r"课程自带的权重之一 \['demo'\]，传入的是 'nope'"):
         load_pretrained("nope", folder=copied)
     (copied / "demo.pt").unlink()
-    with pytest.raises(PretrainedError, match="demo.pt is missing; reinstall"):
+    with pytest.raises(PretrainedError, match="demo.pt 不见了；请重新安装"):
         load_pretrained("demo", folder=copied)
     (copied / "demo.json").write_text("{not json")
-    with pytest.raises(PretrainedError, match="the record demo.json cannot be read"):
+    with pytest.raises(PretrainedError, match="记录文件 demo.json 无法读取"):
         load_pretrained("demo", folder=copied)
 
 
 def test_save_pretrained_refuses_what_it_cannot_record(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="network of cnn_course.models"):
+    with pytest.raises(ValueError, match="cnn_course.models 里的网络"):
         save_pretrained(nn.Linear(2, 2), "x", tmp_path, command="c")
-    with pytest.raises(ValueError, match="command"):
+    with pytest.raises(ValueError, match="请给出 command="):
         save_pretrained(ResNet(), "x", tmp_path)
     shutil.rmtree(tmp_path)
 

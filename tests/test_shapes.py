@@ -82,16 +82,16 @@ def test_pool_default_stride_is_kernel() -> None:
 @pytest.mark.parametrize(
     "kwargs, words",
     [
-        (dict(size=28, kernel_size=0), ["kernel_size", "at least 1"]),
-        (dict(size=28, kernel_size=3, stride=0), ["stride", "at least 1"]),
-        (dict(size=28, kernel_size=3, dilation=0), ["dilation", "at least 1"]),
-        (dict(size=28, kernel_size=3, padding=-1), ["padding", "0 or more"]),
-        (dict(size=4, kernel_size=7), ["does not fit", "kernel_size <= 4", "padding >= 2"]),
-        (dict(size=5, kernel_size=3, dilation=3), ["dilation=3 spans 7", "padding >= 1"]),
-        (dict(size=(5, 28), kernel_size=7), ["(height)"]),
+        (dict(size=28, kernel_size=0), ["kernel_size 必须至少为 1"]),
+        (dict(size=28, kernel_size=3, stride=0), ["stride 必须至少为 1"]),
+        (dict(size=28, kernel_size=3, dilation=0), ["dilation 必须至少为 1", "没有空洞"]),
+        (dict(size=28, kernel_size=3, padding=-1), ["padding 必须是 0 或更大的数", "-1"]),
+        (dict(size=4, kernel_size=7), ["卷积核放不下", "kernel_size <= 4", "padding >= 2"]),
+        (dict(size=5, kernel_size=3, dilation=3), ["kernel_size=3（dilation=3）覆盖 7 个位置", "padding >= 1"]),
+        (dict(size=(5, 28), kernel_size=7), ["在高度方向上放不下"]),
         (dict(size=28, kernel_size=(3, 3, 3)), ["kernel_size", "(h, w) pair"]),
         (dict(size=28, kernel_size=2.5), ["kernel_size"]),
-        (dict(size=0, kernel_size=1), ["size", "at least 1"]),
+        (dict(size=0, kernel_size=1), ["size 必须至少为 1"]),
     ],
 )
 def test_conv_bad_input_names_argument(kwargs: dict, words: list[str]) -> None:
@@ -102,7 +102,7 @@ def test_conv_bad_input_names_argument(kwargs: dict, words: list[str]) -> None:
 
 
 def test_pool_bad_padding_names_limit() -> None:
-    with pytest.raises(ValueError, match=r"padding=2 is more than half of kernel_size=3.*padding <= 1"):
+    with pytest.raises(ValueError, match=r"padding=2 超过了 kernel_size=3 的一半.*padding <= 1"):
         pool_output_size(10, 3, padding=2)
     with pytest.raises(ValueError, match="ceil_mode"):
         pool_output_size(10, 3, ceil_mode="yes")  # type: ignore[arg-type]
@@ -153,7 +153,7 @@ def test_layer_shapes_alexnet_on_28_names_layer() -> None:
         nn.Conv2d(1, 96, 11, stride=4, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2),
         nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
     )
-    with pytest.raises(ShapeError, match=r"layer '5' \(MaxPool2d.*\(1, 256, 2, 2\)"):
+    with pytest.raises(ShapeError, match=r"层 '5'（MaxPool2d.*\(1, 256, 2, 2\)"):
         layer_shapes(model, (1, 28, 28))
 
 
@@ -165,13 +165,13 @@ def test_layer_shapes_alexnet_on_28_names_layer() -> None:
         ((1, True, 28), ["input_shape", "True"]),
         ((1, "28", 28), ["input_shape", "'28'", "without quotes"]),
         ("128", ["input_shape", "'128'"]),  # a string of digits was read as (1, 2, 8)
-        ((28, 28), ["input_shape", "2 numbers", "add the channel count"]),
-        ((1, 2, 3, 4, 5), ["input_shape", "5 numbers"]),
-        ((1, 0, 28), ["input_shape", "at least 1", "entry 1 is 0"]),
-        ((1, -28, 28), ["input_shape", "entry 1 is -28"]),
-        (torch.zeros(1, 1, 28, 28), ["input_shape", "tensor of shape (1, 1, 28, 28)", "X.shape"]),
+        ((28, 28), ["input_shape", "有 2 个数", "加上通道数"]),
+        ((1, 2, 3, 4, 5), ["input_shape", "有 5 个数"]),
+        ((1, 0, 28), ["input_shape", "至少为 1", "input_shape[1] 是 0"]),
+        ((1, -28, 28), ["input_shape", "input_shape[1] 是 -28"]),
+        (torch.zeros(1, 1, 28, 28), ["input_shape", "形状为 (1, 1, 28, 28) 的张量", "X.shape"]),
         (None, ["input_shape", "None"]),
-        ((256, 3, 2240, 2240), ["input_shape", "batch of 1"]),  # would allocate gigabytes
+        ((256, 3, 2240, 2240), ["input_shape", "批量大小 1"]),  # would allocate gigabytes
     ],
 )
 def test_layer_shapes_bad_input_shape(shape, words: list[str]) -> None:

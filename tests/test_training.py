@@ -262,7 +262,7 @@ def test_too_few_outputs_for_the_labels() -> None:
 
 def test_model_built_for_another_image_size_names_the_layer() -> None:
     data = Batches([(torch.randn(4, 1, 32, 32), torch.arange(4))])
-    with pytest.raises(ShapeError, match=r"train_iter \(shape \(1, 32, 32\).*layer '7'.*in_features=400"):
+    with pytest.raises(ShapeError, match=r"train_iter \(shape \(1, 32, 32\).*层 '7'.*in_features=400"):
         train(lenet(), data, None, epochs=1, lr=0.1, **QUIET)
     with pytest.raises(ShapeError, match=r"data_iter.*in_features=400"):
         cnn_course.evaluate(lenet(), data)

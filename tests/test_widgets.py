@@ -79,11 +79,11 @@ def test_shape_report_notes_ceil_mode_window_dropped_by_torch() -> None:
 @pytest.mark.parametrize(
     "kwargs,needle",
     [
-        (dict(height=4, width=4, kernel_size=7), "use kernel_size <= 4"),
-        (dict(height=4, width=4, kernel_size=3, stride=0), "stride must be at least 1"),
-        (dict(height=4, width=4, kernel_size=3, padding=-1), "padding must be 0 or more"),
-        (dict(height=4, width=4, kernel_size=0), "kernel_size must be at least 1"),
-        (dict(height=5, width=5, kernel_size=3, dilation=3), "spans 7"),
+        (dict(height=4, width=4, kernel_size=7), "请用 kernel_size <= 4"),
+        (dict(height=4, width=4, kernel_size=3, stride=0), "stride 必须至少为 1"),
+        (dict(height=4, width=4, kernel_size=3, padding=-1), "padding 必须是 0 或更大的数"),
+        (dict(height=4, width=4, kernel_size=0), "kernel_size 必须至少为 1"),
+        (dict(height=5, width=5, kernel_size=3, dilation=3), "覆盖 7 个位置"),
         (dict(height=4, width=4, kernel_size=2, padding=2, mode="max"), "padding <= 1"),
         (dict(height=4, width=4, kernel_size=2, dilation=2, mode="avg"), "dilation=1"),
         (dict(height=4, width=4, kernel_size=3, in_channels=0), "in_channels must be at least 1"),
@@ -183,7 +183,7 @@ def test_window_steps_conv_equals_f_conv2d(h: int, w: int, k: int, p: int, s: in
     X = torch.randn(h, w, generator=gen, dtype=torch.float64)
     K = torch.randn(k, k, generator=gen, dtype=torch.float64)
     if d * (k - 1) + 1 > min(h, w) + 2 * p:
-        with pytest.raises(ValueError, match="does not fit"):
+        with pytest.raises(ValueError, match="卷积核放不下"):
             window_steps(X, K, padding=p, stride=s, dilation=d)
         return
     walk = window_steps(X, K, padding=p, stride=s, dilation=d, bias=0.5)
@@ -230,9 +230,9 @@ def test_window_steps_max_pool_pads_with_minus_infinity() -> None:
     [
         (dict(X=X44), "kernel is required"),
         (dict(X=X44, kernel=torch.ones(2, 3)), "kernel must be square"),
-        (dict(X=X44, kernel=torch.ones(5, 5)), "use kernel_size <= 4"),
-        (dict(X=X44, kernel=K33, stride=0), "stride must be at least 1"),
-        (dict(X=X44, kernel=K33, padding=-1), "padding must be 0 or more"),
+        (dict(X=X44, kernel=torch.ones(5, 5)), "请用 kernel_size <= 4"),
+        (dict(X=X44, kernel=K33, stride=0), "stride 必须至少为 1"),
+        (dict(X=X44, kernel=K33, padding=-1), "padding 必须是 0 或更大的数"),
         (dict(X=torch.ones(2, 3, 4), kernel=K33), "X must be 2-D"),
         (dict(X="abc", kernel=K33), "X must be a 2-D tensor"),
         (dict(X=X44, kernel=K33, mode="sum"), "mode must be one of"),
@@ -278,7 +278,7 @@ def test_shape_explorer_sliders_drive_the_report() -> None:
     explorer = ShapeExplorer(height=6, width=6, kernel_size=3, in_channels=3, out_channels=8)
     assert explorer.report().output_shape == (8, 4, 4)
     explorer.sliders["kernel_size"].value = 9  # too big: a message, not an exception
-    assert "use kernel_size <= 6" in explorer.report().error
+    assert "请用 kernel_size <= 6" in explorer.report().error
     explorer.sliders["padding"].value = 2
     assert explorer.report().output_shape == (8, 2, 2)
     explorer.mode.value = "max"
@@ -356,7 +356,7 @@ def test_moving_a_slider_updates_the_shown_text_and_picture() -> None:
     explorer.sliders["stride"].value = 2
     assert "(1, 2, 2)" in text.shown[-1].data and picture.shown[-1].format == "png"
     explorer.sliders["kernel_size"].value = 9  # impossible: the message replaces the result
-    assert "✘" in text.shown[-1].data and "use kernel_size <= 6" in text.shown[-1].data
+    assert "✘" in text.shown[-1].data and "请用 kernel_size <= 6" in text.shown[-1].data
     walk = StepThrough(X44, K33)
     text, picture = _FakeHandle(), _FakeHandle()
     walk._text.handle, walk._picture.handle = text, picture
