@@ -23,6 +23,7 @@ EPILOG = f"""examples:
   python -m cnn_course run 5 --profile full --out results/gpu --force
   python -m cnn_course answers --check          # teachers: every chapter answered, in results/answers
   python -m cnn_course answers 02 --nbgrader --out course   # nbgrader's source format, course/source/
+  python -m cnn_course site --out /tmp/cnn-course-site     # the course website (needs the [site] extra)
 """
 
 #: Exit status for Ctrl-C, as shells report a program stopped by SIGINT.
