@@ -28,16 +28,16 @@ _HOOKS = ("on_train_begin", "on_step", "on_epoch_end", "on_train_end")
 def describe(value: Any) -> str:
     """``repr(value)`` plus a word on what kind of value it is when that is the likely mistake."""
     if isinstance(value, (bool, np.bool_)):
-        return f"{value!r} (True/False, not a number)"
+        return f"{value!r}（True/False，不是数字）"
     if isinstance(value, str):
-        return f"{value!r} (text; write the number without quotes)"
+        return f"{value!r}（文本；写数字时不要加引号）"
     if isinstance(value, (float, np.floating)):
-        return f"{value!r} (not a whole number)" if not float(value).is_integer() else f"{value!r} (a float)"
+        return f"{value!r}（不是整数）" if not float(value).is_integer() else f"{value!r}（浮点数）"
     if isinstance(value, type):
-        return f"the class {value.__name__}"
+        return f"类 {value.__name__}"
     text = repr(value)
     if len(text) > 80:
-        text = f"a {type(value).__name__}"
+        text = f"一个 {type(value).__name__} 对象"
     return text
 
 
@@ -66,20 +66,18 @@ def check_int(value: Any, name: str, low: int | None = None, high: int | None = 
         ValueError: for a bool, float, string or other non-integer, or a value out of range.
     """
     if low is not None and high is not None:
-        wanted = f"a whole number from {low} to {high}"
+        wanted = f"从 {low} 到 {high} 的整数"
     elif low is not None:
-        wanted = {0: "a whole number, 0 or more", 1: "a whole number, at least 1"}.get(
-            low, f"a whole number, at least {low}"
-        )
+        wanted = "非负整数" if low == 0 else f"至少为 {low} 的整数"
     elif high is not None:
-        wanted = f"a whole number, at most {high}"
+        wanted = f"至多为 {high} 的整数"
     else:
-        wanted = "a whole number"
+        wanted = "整数"
     if not _is_int(value):
-        raise ValueError(f"{name} must be {wanted}, got {describe(value)}")
+        raise ValueError(f"{name} 必须是{wanted}，传入的是 {describe(value)}")
     value = int(value)
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(f"{name} must be {wanted}, got {value}")
+        raise ValueError(f"{name} 必须是{wanted}，传入的是 {value}")
     return value
 
 
@@ -89,39 +87,39 @@ def check_pair(value: Any, name: str, low: int | None = None) -> tuple[int, int]
     Raises:
         ValueError: for anything else (a float, a string, a list of three...), or a number below ``low``.
     """
-    wanted = "an int or an (h, w) pair of ints"
+    wanted = "一个整数，或由两个整数组成的 (h, w) 二元组"
     if _is_int(value):
         return check_int(value, name, low), check_int(value, name, low)
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise ValueError(f"{name} must be {wanted}, got {describe(value)}")
+        raise ValueError(f"{name} 必须是{wanted}，传入的是 {describe(value)}")
     items = tuple(value)
     if len(items) != 2:
-        raise ValueError(f"{name} must be {wanted}, got {describe(value)} with {len(items)} numbers")
+        raise ValueError(f"{name} 必须是{wanted}，传入的 {describe(value)} 有 {len(items)} 个数")
     if not all(_is_int(v) for v in items):
         bad = next(v for v in items if not _is_int(v))
-        raise ValueError(f"{name} must be {wanted}, got {describe(value)}: {describe(bad)} is not a whole number")
-    return check_int(items[0], f"{name} (height)", low), check_int(items[1], f"{name} (width)", low)
+        raise ValueError(f"{name} 必须是{wanted}，传入的是 {describe(value)}：其中 {describe(bad)} 不是整数")
+    return check_int(items[0], f"{name}（高度）", low), check_int(items[1], f"{name}（宽度）", low)
 
 
 def check_bool(value: Any, name: str) -> bool:
     """Return ``value`` if it is ``True`` or ``False`` (``0``, ``1`` and ``"yes"`` are refused)."""
     if not isinstance(value, (bool, np.bool_)):
-        shown = f"{value!r} (text; write True or False without quotes)" if isinstance(value, str) else describe(value)
-        raise ValueError(f"{name} must be True or False, got {shown}")
+        shown = f"{value!r}（文本；写 True 或 False 时不要加引号）" if isinstance(value, str) else describe(value)
+        raise ValueError(f"{name} 必须是 True 或 False，传入的是 {shown}")
     return bool(value)
 
 
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     """Return ``value`` if it is one of ``choices`` (exact spelling)."""
     if not isinstance(value, str) or value not in choices:
-        options = ", ".join(repr(c) for c in choices)
+        options = "、".join(repr(c) for c in choices)
         hint = ""
         if isinstance(value, str):
             close = [c for c in choices if c.lower() == value.strip().lower()]
             if close:
-                hint = f" (did you mean {close[0]!r}?)"
+                hint = f"（是不是想写 {close[0]!r}？）"
         shown = repr(value) if isinstance(value, str) else describe(value)
-        raise ValueError(f"{name} must be one of {options}, got {shown}{hint}")
+        raise ValueError(f"{name} 必须是 {options} 之一，传入的是 {shown}{hint}")
     return value
 
 
@@ -129,11 +127,11 @@ def check_model(model: Any) -> nn.Module:
     """Return ``model`` if it is a network instance; a class or anything else is refused with a hint."""
     if isinstance(model, type) and issubclass(model, nn.Module):
         raise ValueError(
-            f"model must be a network, got the class {model.__name__} itself; "
-            f"build one first: {model.__name__}()"
+            f"model 必须是一个网络，传入的却是类 {model.__name__} 本身；"
+            f"请先创建一个：{model.__name__}()"
         )
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module such as LeNet(), got {describe(model)}")
+        raise ValueError(f"model 必须是 torch.nn.Module，例如 LeNet()，传入的是 {describe(model)}")
     return model
 
 
@@ -146,16 +144,15 @@ def check_batches(data_iter: Any, name: str, passes: int = 1) -> None:
     """
     if not isinstance(data_iter, Iterable) or isinstance(data_iter, (str, bytes, torch.Tensor)):
         raise ValueError(
-            f"{name} must yield (X, y) batches, e.g. the iterators from cnn_course.load_data or a "
-            f"torch DataLoader; got {type(data_iter).__name__}"
+            f"{name} 必须能逐个给出 (X, y) 小批量，例如 cnn_course.load_data 返回的迭代器或 torch 的 "
+            f"DataLoader；传入的是 {type(data_iter).__name__}"
         )
     if isinstance(data_iter, Sized) and len(data_iter) == 0:
-        raise ValueError(f"{name} is empty: it yields no batch. Check the dataset size and batch_size.")
+        raise ValueError(f"{name} 是空的：一个小批量也给不出。请检查数据集的大小和 batch_size。")
     if passes > 1 and isinstance(data_iter, Iterator):
         raise ValueError(
-            f"{name} is a one-shot iterator ({type(data_iter).__name__}, e.g. a generator): it can be read "
-            f"only once, but it is needed {passes} times (once per epoch). Pass a list of batches, a "
-            "DataLoader or the iterators from cnn_course.load_data."
+            f"{name} 是只能读一遍的迭代器（{type(data_iter).__name__}，例如生成器），但这里要读 {passes} 遍"
+            "（每轮一遍）。请传入由小批量组成的列表、DataLoader 或 cnn_course.load_data 返回的迭代器。"
         )
 
 
@@ -180,50 +177,48 @@ def check_train_arguments(
         check_batches(valid_iter, "valid_iter", passes=epochs)
     _check_lr_and_optimizer(model, lr, optimizer)
     if loss_fn is not None and not callable(loss_fn):
-        raise ValueError(f"loss_fn must be a function (y_hat, y) -> loss such as nn.CrossEntropyLoss(), "
-                         f"got {loss_fn!r}")
+        raise ValueError(f"loss_fn 必须是一个函数 (y_hat, y) -> loss，例如 nn.CrossEntropyLoss()，"
+                         f"传入的是 {loss_fn!r}")
     if scheduler is not None and not callable(scheduler) and scheduler not in SCHEDULES:
-        raise ValueError(f"scheduler={scheduler!r} is unknown; use None, 'cosine', 'onecycle' or a function "
+        raise ValueError(f"不认识 scheduler={scheduler!r}；请用 None、'cosine'、'onecycle' 或一个函数 "
                          "(optimizer, total_steps) -> scheduler")
     if scheduler is not None and not isinstance(train_iter, Sized):
         raise ValueError(
-            f"scheduler={scheduler!r} needs the number of steps in advance, but train_iter has no length "
-            "(len(train_iter) fails): pass a list of batches, a DataLoader or the iterators from "
-            "cnn_course.load_data, or use scheduler=None"
+            f"scheduler={scheduler!r} 需要事先知道总步数，但 train_iter 没有长度（len(train_iter) 会出错）："
+            "请传入由小批量组成的列表、DataLoader 或 cnn_course.load_data 返回的迭代器，或者用 scheduler=None"
         )
     if clip_grad_norm is not None and not is_positive_number(clip_grad_norm):
-        raise ValueError(f"clip_grad_norm must be None (no clipping) or a positive number such as 1.0, "
-                         f"got {clip_grad_norm!r}")
+        raise ValueError(f"clip_grad_norm 必须是 None（不裁剪）或一个正数，例如 2.0，"
+                         f"传入的是 {clip_grad_norm!r}")
     for name, value in flags.items():
         check_bool(value, name)
     if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable) \
             or all(callable(getattr(callbacks, hook, None)) for hook in _HOOKS):
-        raise ValueError(f"callbacks must be a list of cnn_course.callbacks.Callback objects, got {callbacks!r}")
+        raise ValueError(f"callbacks 必须是由 cnn_course.callbacks.Callback 对象组成的列表，传入的是 {callbacks!r}")
     for callback in callbacks:
         if not all(callable(getattr(callback, hook, None)) for hook in _HOOKS):
-            raise ValueError(f"callbacks must hold cnn_course.callbacks.Callback objects, got {callback!r}")
+            raise ValueError(f"callbacks 里只能放 cnn_course.callbacks.Callback 对象，其中有 {callback!r}")
 
 
 def _check_lr_and_optimizer(model: nn.Module, lr: Any, optimizer: Any) -> None:
     if not any(p.requires_grad for p in model.parameters()):
-        raise ValueError(f"model ({type(model).__name__}) has no trainable parameters: there is nothing to train")
+        raise ValueError(f"model（{type(model).__name__}）没有可训练的参数：没有东西可以训练")
     if optimizer is None:
         if lr is None:
-            raise ValueError("give lr (e.g. lr=0.1) for plain SGD, or an optimizer (e.g. torch.optim.SGD(...))")
+            raise ValueError("请给出 lr（例如 lr=0.1，用普通的 SGD 训练）或 optimizer（例如 torch.optim.SGD(...)）")
         if not is_positive_number(lr):
-            raise ValueError(f"lr must be a positive number such as 0.1, got {lr!r}")
+            raise ValueError(f"lr 必须是正数，例如 0.1，传入的是 {lr!r}")
         return
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(
-            f"optimizer must be a torch.optim.Optimizer such as torch.optim.SGD(model.parameters(), lr=0.1), "
-            f"got {type(optimizer).__name__}"
+            f"optimizer 必须是 torch.optim.Optimizer，例如 torch.optim.SGD(model.parameters(), lr=0.1)，"
+            f"传入的是 {type(optimizer).__name__}"
         )
     if lr is not None:
-        raise ValueError("give either lr (for the default SGD) or optimizer (with its own lr), not both")
+        raise ValueError("lr（用于默认的 SGD）和 optimizer（自带 lr）只能给一个，不能两个都给")
     own = {id(p) for p in model.parameters()}
     if not any(id(p) in own for group in optimizer.param_groups for p in group["params"]):
         raise ValueError(
-            "optimizer updates the parameters of another model, not of this one (was the model created "
-            "again after the optimizer?): create the optimizer from this model, "
-            "e.g. torch.optim.SGD(model.parameters(), lr=0.1)"
+            "optimizer 更新的是另一个模型的参数，不是这个模型的（是不是在创建 optimizer 之后又重新创建了模型？）："
+            "请用这个模型创建 optimizer，例如 torch.optim.SGD(model.parameters(), lr=0.1)"
         )

@@ -104,15 +104,15 @@ def confusion_matrix(
         num_classes = len(classes) if classes else int(max(pred.max(), true.max())) + 1
     source = f"num_classes={num_classes}" if given else f"len(data_iter.classes) = {num_classes}"
     if int(true.min()) < 0:
-        raise ValueError(f"the labels of data_iter must be class numbers 0, 1, 2, ...; found {int(true.min())}")
+        raise ValueError(f"data_iter 的标签必须是类别编号 0, 1, 2, ...；却出现了 {int(true.min())}")
     if int(true.max()) >= num_classes:
         raise ValueError(
-            f"data_iter has labels up to {int(true.max())}, but {source} allows only 0 .. {num_classes - 1}: "
-            f"pass num_classes={int(true.max()) + 1} or more"
+            f"data_iter 的标签最大到 {int(true.max())}，但 {source} 只允许 0 .. {num_classes - 1}："
+            f"请传 num_classes={int(true.max()) + 1} 或更大的值"
         )
     if int(pred.max()) >= num_classes:
         raise ValueError(
-            f"the model predicts classes up to {int(pred.max())}, but {source} allows only 0 .. "
-            f"{num_classes - 1}: the model's last layer gives more scores than there are classes"
+            f"模型预测的类别最大到 {int(pred.max())}，但 {source} 只允许 0 .. {num_classes - 1}："
+            "模型最后一层给出的分数比类别多"
         )
     return torch.bincount(true * num_classes + pred, minlength=num_classes**2).reshape(num_classes, num_classes)

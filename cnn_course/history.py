@@ -76,15 +76,15 @@ class History:
         if self.valid_acc:
             lengths["valid_acc"] = len(self.valid_acc)
         if len(set(lengths.values())) > 1:
-            raise ValueError(f"a History needs one entry per completed epoch in every per-epoch list, got {lengths}")
+            raise ValueError(f"History 里每个按轮记录的列表都必须是每个完成的轮一项，传入的长度是 {lengths}")
 
     def add_epoch(self, train_loss: float, train_acc: float, seconds: float, images: int,
                   valid_acc: float | None = None) -> None:
         """Record one completed epoch in every per-epoch list at once."""
         if valid_acc is None and self.valid_acc:
-            raise ValueError("valid_acc is missing: the earlier epochs of this History have one")
+            raise ValueError("缺少 valid_acc：这个 History 之前的轮都有它")
         if valid_acc is not None and len(self.valid_acc) != self.epochs:
-            raise ValueError("valid_acc given, but the earlier epochs of this History have none")
+            raise ValueError("给了 valid_acc，但这个 History 之前的轮都没有它")
         self.train_loss.append(float(train_loss))
         self.train_acc.append(float(train_acc))
         self.epoch_seconds.append(float(seconds))
@@ -144,12 +144,12 @@ class History:
                 has per-epoch lists of different lengths.
         """
         if not isinstance(data, dict):
-            raise ValueError(f"data must be the dict that History.to_dict() gave, got {type(data).__name__}")
+            raise ValueError(f"data 必须是 History.to_dict() 给出的 dict，传入的是 {type(data).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known - {"test_acc"})
         if unknown:
-            raise ValueError(f"data has field(s) {', '.join(map(repr, unknown))} that a History does not have; "
-                             f"it holds {', '.join(sorted(known))}")
+            raise ValueError(f"data 里有 History 没有的字段 {', '.join(map(repr, unknown))}；"
+                             f"History 的字段是 {', '.join(sorted(known))}")
         values = dict(data)
         if "test_acc" in values and "valid_acc" not in values:  # files saved before the validation split
             values["valid_acc"] = values.pop("test_acc")

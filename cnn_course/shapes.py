@@ -142,8 +142,8 @@ def _one_dim(
               ("dilation", dilation, 1, "（1 表示没有空洞）"), ("padding", padding, 0, ""))
     for name, value, low, note in limits:
         if value < low:
-            wanted = "至少为 1" if low == 1 else "是 0 或更大的数"
-            raise ValueError(f"{name}{label} 必须{wanted}{note}，传入的是 {value}")
+            wanted = "至少为 1 的整数" if low == 1 else "非负整数"
+            raise ValueError(f"{name}{label} 必须是{wanted}{note}，传入的是 {value}")
     formula = size_formula(size, kernel_size, padding, stride, dilation, ceil_mode)
     if not formula.fits:
         effective = dilation * (kernel_size - 1) + 1

@@ -271,7 +271,7 @@ def _make_scheduler(schedule: str | SchedulerFactory | None, optimizer: torch.op
     if callable(schedule):
         made = schedule(optimizer, total_steps)
         if not callable(getattr(made, "step", None)):
-            raise ValueError(f"the scheduler function must return a scheduler with a step() method, got {made!r}")
+            raise ValueError(f"scheduler 函数必须返回一个带 step() 方法的调度器，它返回的是 {made!r}")
         return made
     if schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)

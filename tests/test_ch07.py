@@ -66,9 +66,9 @@ def test_neuron_of_a_depthwise_convolution_reads_one_channel() -> None:
 
 @pytest.mark.parametrize("args, needle", [
     (("net.1", 0, 0, 0), "layer must name a convolution of the network, one of net.0, net.3, net.6"),
-    (("net.3", 16, 0, 0), "channel must be a whole number from 0 to 15"),
-    (("net.3", 0, 10, 0), "row must be a whole number from 0 to 9, got 10 (the output of net.3 is 10 x 10)"),
-    (("net.6", 0, 0, -1), "col must be a whole number from 0 to 0"),
+    (("net.3", 16, 0, 0), "channel 必须是从 0 到 15 的整数"),
+    (("net.3", 0, 10, 0), "row 必须是从 0 到 9 的整数，传入的是 10 (the output of net.3 is 10 x 10)"),
+    (("net.6", 0, 0, -1), "col 必须是从 0 到 0 的整数"),
 ])
 def test_neuron_sum_names_a_bad_choice(lenet_and_image, args: tuple, needle: str) -> None:
     model, image = lenet_and_image
@@ -103,8 +103,8 @@ def test_neuron_explorer_answers_bad_choices_in_the_widget(lenet_and_image) -> N
     explorer._text.handle = explorer._picture.handle = type("Handle", (), {"update": lambda self, obj, raw=False:
                                                                            shown.append(obj)})()
     explorer._update()
-    assert "✘" in shown[0].data and "row must be a whole number from 0 to 0" in shown[0].data
-    with pytest.raises(ValueError, match="channel must be a whole number from 0 to 15"):
+    assert "✘" in shown[0].data and "row 必须是从 0 到 0 的整数" in shown[0].data
+    with pytest.raises(ValueError, match="channel 必须是从 0 到 15 的整数"):
         NeuronExplorer(model, image, layer="net.3", channel=99)
 
 

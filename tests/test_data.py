@@ -343,7 +343,7 @@ def test_subset_larger_than_a_class_allows_is_refused() -> None:
 @pytest.mark.parametrize(("labels", "size", "num_classes", "message"), [
     (torch.tensor([0.0, 1.0]), 1, 2, "1-D tensor of int labels"),
     (torch.tensor([0, 1, 2]), 1, 2, "num_classes=2 but the labels go from 0 to 2; use num_classes=3"),
-    (torch.tensor([0, 1]), 3, 2, "size must be a whole number from 1 to 2, got 3"),
+    (torch.tensor([0, 1]), 3, 2, "size 必须是从 1 到 2 的整数，传入的是 3"),
 ])
 def test_balanced_subset_rejects_bad_arguments(labels: torch.Tensor, size: int, num_classes: int, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):

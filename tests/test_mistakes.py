@@ -63,8 +63,8 @@ def test_leaves_out_cells_without_mistakes_and_accepts_numpy() -> None:
         (torch.ones(2, 2, dtype=torch.long), ["a", "b", "c"], {}, "2 classes"),
         (torch.ones(2, 2, dtype=torch.long), "ab", {}, "2 classes"),
         ([[1, 0], [0, 1]], ["a", "b"], {}, "cnn_course.confusion_matrix"),
-        (torch.ones(2, 2, dtype=torch.long), ["a", "b"], {"k": 0}, "k must be"),
-        (torch.ones(2, 2, dtype=torch.long), ["a", "b"], {"count_width": 2.5}, "count_width must be"),
+        (torch.ones(2, 2, dtype=torch.long), ["a", "b"], {"k": 0}, "k 必须是至少为 1 的整数，传入的是 0"),
+        (torch.ones(2, 2, dtype=torch.long), ["a", "b"], {"count_width": 2.5}, "count_width 必须是至少为 1 的整数，传入的是 2.5（不是整数）"),
     ],
 )
 def test_bad_input_is_named(matrix: Any, classes: Any, kwargs: dict, message: str) -> None:

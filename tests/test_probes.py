@@ -75,15 +75,15 @@ def test_recipes_give_the_options_the_chapters_describe() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"seed": -1}, "seed must be"),
-        ({"seed": 1.5}, "seed must be"),
-        ({"train_size": 0}, "train_size must be"),
-        ({"epochs": True}, "epochs must be"),
-        ({"threads": 0}, "threads must be"),
+        ({"seed": -1}, "seed 必须是非负整数，传入的是 -1"),
+        ({"seed": 1.5}, "seed 必须是非负整数，传入的是 1.5（不是整数）"),
+        ({"train_size": 0}, "train_size 必须是"),
+        ({"epochs": True}, "epochs 必须是"),
+        ({"threads": 0}, "threads 必须是"),
         ({"recipe": "source"}, "recipe must be a function"),
         ({"init": "he"}, "init must be None or a function"),
         ({"network": "paper"}, "network must be a class or function"),
-        ({"verbose": 1}, "verbose must be True or False"),
+        ({"verbose": 1}, "verbose 必须是 True 或 False"),
     ],
 )
 def test_run_probe_refuses_bad_arguments_before_loading_data(
@@ -181,7 +181,7 @@ def test_plot_probes_draws_three_panels_with_one_line_per_probe() -> None:
 
 @pytest.mark.parametrize(
     ("records", "steps", "message"),
-    [({}, 40, "records must map"), (None, 40, "records must map"), ({"a": record([2.3], [0])}, 0, "steps must be")],
+    [({}, 40, "records must map"), (None, 40, "records must map"), ({"a": record([2.3], [0])}, 0, "steps 必须是")],
 )
 def test_plot_probes_refuses_bad_input(records: Any, steps: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -82,16 +82,16 @@ def test_pool_default_stride_is_kernel() -> None:
 @pytest.mark.parametrize(
     "kwargs, words",
     [
-        (dict(size=28, kernel_size=0), ["kernel_size 必须至少为 1"]),
-        (dict(size=28, kernel_size=3, stride=0), ["stride 必须至少为 1"]),
-        (dict(size=28, kernel_size=3, dilation=0), ["dilation 必须至少为 1", "没有空洞"]),
-        (dict(size=28, kernel_size=3, padding=-1), ["padding 必须是 0 或更大的数", "-1"]),
+        (dict(size=28, kernel_size=0), ["kernel_size 必须是至少为 1 的整数"]),
+        (dict(size=28, kernel_size=3, stride=0), ["stride 必须是至少为 1 的整数"]),
+        (dict(size=28, kernel_size=3, dilation=0), ["dilation 必须是至少为 1 的整数", "没有空洞"]),
+        (dict(size=28, kernel_size=3, padding=-1), ["padding 必须是非负整数", "-1"]),
         (dict(size=4, kernel_size=7), ["卷积核放不下", "kernel_size <= 4", "padding >= 2"]),
         (dict(size=5, kernel_size=3, dilation=3), ["kernel_size=3（dilation=3）覆盖 7 个位置", "padding >= 1"]),
         (dict(size=(5, 28), kernel_size=7), ["在高度方向上放不下"]),
-        (dict(size=28, kernel_size=(3, 3, 3)), ["kernel_size", "(h, w) pair"]),
+        (dict(size=28, kernel_size=(3, 3, 3)), ["kernel_size", "(h, w) 二元组", "有 3 个数"]),
         (dict(size=28, kernel_size=2.5), ["kernel_size"]),
-        (dict(size=0, kernel_size=1), ["size 必须至少为 1"]),
+        (dict(size=0, kernel_size=1), ["size 必须是至少为 1 的整数"]),
     ],
 )
 def test_conv_bad_input_names_argument(kwargs: dict, words: list[str]) -> None:
@@ -160,10 +160,10 @@ def test_layer_shapes_alexnet_on_28_names_layer() -> None:
 @pytest.mark.parametrize(
     "shape, words",
     [
-        ((1, 28.7, 28), ["input_shape", "28.7", "not a whole number", "(1, 28, 28)"]),  # was silently 28
+        ((1, 28.7, 28), ["input_shape", "28.7（不是整数）", "(1, 28, 28)"]),  # was silently 28
         ((1, 28.0, 28), ["input_shape", "28.0"]),
         ((1, True, 28), ["input_shape", "True"]),
-        ((1, "28", 28), ["input_shape", "'28'", "without quotes"]),
+        ((1, "28", 28), ["input_shape", "'28'", "不要加引号"]),
         ("128", ["input_shape", "'128'"]),  # a string of digits was read as (1, 2, 8)
         ((28, 28), ["input_shape", "有 2 个数", "加上通道数"]),
         ((1, 2, 3, 4, 5), ["input_shape", "有 5 个数"]),
@@ -188,10 +188,10 @@ def test_layer_shapes_accepts_a_torch_size() -> None:
 @pytest.mark.parametrize(
     "model, depth, words",
     [
-        ("lenet", 1, ["model must be a torch.nn.Module", "'lenet'"]),
-        (LeNet, 1, ["the class LeNet", "LeNet()"]),
+        ("lenet", 1, ["model 必须是 torch.nn.Module", "'lenet'"]),
+        (LeNet, 1, ["类 LeNet 本身", "LeNet()"]),
         (LeNet(), True, ["depth", "True"]),
-        (LeNet(), 0, ["depth", "at least 1", "0"]),
+        (LeNet(), 0, ["depth 必须是至少为 1 的整数，传入的是 0"]),
         (LeNet(), 1.5, ["depth", "1.5"]),
     ],
 )
@@ -205,19 +205,19 @@ def test_layer_shapes_bad_model_or_depth(model, depth, words: list[str]) -> None
 @pytest.mark.parametrize(
     "call, words",
     [
-        (lambda: conv_output_size(28.7, 5), ["size", "28.7", "not a whole number"]),
-        (lambda: conv_output_size("28", 5), ["size", "'28'", "without quotes"]),
+        (lambda: conv_output_size(28.7, 5), ["size", "28.7（不是整数）"]),
+        (lambda: conv_output_size("28", 5), ["size", "'28'", "不要加引号"]),
         (lambda: conv_output_size(True, 5), ["size", "True"]),
         (lambda: conv_output_size(28, 5, stride=False), ["stride", "False"]),
-        (lambda: conv_output_size((28, 28, 1), 5), ["size", "3 numbers", "(h, w) pair"]),
-        (lambda: conv_output_size((28, 2.5), 5), ["size", "2.5 (not a whole number)"]),
+        (lambda: conv_output_size((28, 28, 1), 5), ["size", "有 3 个数", "(h, w) 二元组"]),
+        (lambda: conv_output_size((28, 2.5), 5), ["size", "2.5（不是整数）"]),
         (lambda: conv_output_size(28, 5, padding="full"), ["padding", "'full'", "'same'"]),
         (lambda: conv_output_size(28, 5, padding="same", stride=2), ["padding='same'", "stride=1"]),
-        (lambda: pool_output_size(28, 2, ceil_mode=1), ["ceil_mode", "True or False", "1"]),
+        (lambda: pool_output_size(28, 2, ceil_mode=1), ["ceil_mode 必须是 True 或 False，传入的是 1"]),
         (lambda: pool_output_size(28, 2, ceil_mode="False"), ["ceil_mode", "'False'"]),
         (lambda: pool_output_size(28, None), ["kernel_size", "None"]),
-        (lambda: size_formula(28, 5, stride=0), ["stride", "at least 1", "0"]),
-        (lambda: size_formula(28, 5, padding=-1), ["padding", "0 or more", "-1"]),
+        (lambda: size_formula(28, 5, stride=0), ["stride 必须是至少为 1 的整数，传入的是 0"]),
+        (lambda: size_formula(28, 5, padding=-1), ["padding 必须是非负整数，传入的是 -1"]),
     ],
 )
 def test_bad_values_are_rejected_not_reinterpreted(call, words: list[str]) -> None:

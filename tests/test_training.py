@@ -230,15 +230,15 @@ class Unrepeatable(Batches):
 
 
 def test_empty_and_exhausted_iterators_are_errors() -> None:
-    with pytest.raises(ValueError, match="train_iter is empty"):
+    with pytest.raises(ValueError, match="train_iter 是空的"):
         train(mlp(), Batches([]), None, epochs=1, lr=0.1, **QUIET)
-    with pytest.raises(ValueError, match="train_iter yielded no batch in epoch 1"):
+    with pytest.raises(ValueError, match="train_iter 在第 1 轮没有给出任何小批量"):
         train(mlp(), (b for b in []), None, epochs=1, lr=0.1, **QUIET)
-    with pytest.raises(ValueError, match="one-shot iterator .* needed 2 times"):
+    with pytest.raises(ValueError, match="只能读一遍的迭代器.*这里要读 2 遍"):
         train(mlp(), (b for b in blobs().batches), None, epochs=2, lr=0.1, **QUIET)
-    with pytest.raises(ValueError, match="valid_iter is a one-shot iterator"):
+    with pytest.raises(ValueError, match="valid_iter 是只能读一遍的迭代器"):
         train(mlp(), blobs(), iter(blobs().batches), epochs=2, lr=0.1, **QUIET)
-    with pytest.raises(ValueError, match="yielded no batch in epoch 2.*read only once"):
+    with pytest.raises(ValueError, match="在第 2 轮没有给出任何小批量.*只能读一遍"):
         train(mlp(), Unrepeatable(blobs().batches), None, epochs=2, lr=0.1, **QUIET)
 
 
@@ -250,19 +250,19 @@ def test_one_pass_over_a_generator_is_fine() -> None:
 
 def test_batches_without_labels_are_explained() -> None:
     images_only = Batches([X for X, _ in blobs().batches])
-    with pytest.raises(ValueError, match=r"must be a pair \(X, y\).*shape \(32, 2\).*without labels"):
+    with pytest.raises(ValueError, match=r"必须是一对 \(X, y\).*形状为 \(32, 2\).*没有标签"):
         train(mlp(), images_only, None, epochs=1, lr=0.1, **QUIET)
 
 
 def test_too_few_outputs_for_the_labels() -> None:
     data = Batches([(torch.randn(8, 2), torch.arange(8) % 5)])
-    with pytest.raises(ValueError, match=r"gives 2 scores per image.*labels up to 4.*nn.Linear\(\.\.\., 5\)"):
+    with pytest.raises(ValueError, match=r"给出 2 个分数.*标签最大到 4.*nn.Linear\(\.\.\., 5\)"):
         train(mlp(outputs=2), data, None, epochs=1, lr=0.1, **QUIET)
 
 
 def test_model_built_for_another_image_size_names_the_layer() -> None:
     data = Batches([(torch.randn(4, 1, 32, 32), torch.arange(4))])
-    with pytest.raises(ShapeError, match=r"train_iter \(shape \(1, 32, 32\).*层 '7'.*in_features=400"):
+    with pytest.raises(ShapeError, match=r"train_iter 的图像（每张的形状是 \(1, 32, 32\)）.*层 '7'.*in_features=400"):
         train(lenet(), data, None, epochs=1, lr=0.1, **QUIET)
     with pytest.raises(ShapeError, match=r"data_iter.*in_features=400"):
         cnn_course.evaluate(lenet(), data)
@@ -340,22 +340,22 @@ def test_auto_precision_matches_detection() -> None:
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(epochs=0, lr=0.1), "epochs must be a whole number, at least 1, got 0"),
-        (dict(epochs=1.5, lr=0.1), r"epochs must be a whole number, at least 1, got 1.5 \(not a whole number\)"),
-        (dict(epochs=1, lr=-1), "lr must be a positive number such as 0.1, got -1"),
-        (dict(epochs=1, lr=float("nan")), "lr must be a positive number"),
-        (dict(epochs=1), "give lr"),
-        (dict(epochs=1, lr=0.1, optimizer="adam"), "optimizer must be a torch.optim.Optimizer"),
+        (dict(epochs=0, lr=0.1), "epochs 必须是至少为 1 的整数，传入的是 0"),
+        (dict(epochs=1.5, lr=0.1), r"epochs 必须是至少为 1 的整数，传入的是 1.5（不是整数）"),
+        (dict(epochs=1, lr=-1), "lr 必须是正数，例如 0.1，传入的是 -1"),
+        (dict(epochs=1, lr=float("nan")), "lr 必须是正数"),
+        (dict(epochs=1), "请给出 lr"),
+        (dict(epochs=1, lr=0.1, optimizer="adam"), "optimizer 必须是 torch.optim.Optimizer"),
         (dict(epochs=1, lr=0.1, device="gpu0"), "device='gpu0'"),
-        (dict(epochs=1, lr=0.1, scheduler="step"), "scheduler='step' is unknown"),
-        (dict(epochs=1, lr=0.1, clip_grad_norm=0), "clip_grad_norm must be None .* or a positive number"),
+        (dict(epochs=1, lr=0.1, scheduler="step"), "不认识 scheduler='step'"),
+        (dict(epochs=1, lr=0.1, clip_grad_norm=0), "clip_grad_norm 必须是 None（不裁剪）或一个正数"),
         (dict(epochs=1, lr=0.1, clip_grad_norm=True), "clip_grad_norm"),
         (dict(epochs=1, lr=0.1, precision="half"),
-         "precision must be one of 'fp32', 'bf16', 'fp16', 'auto', got 'half'"),
-        (dict(epochs=1, lr=0.1, channels_last="yes"), "channels_last must be True or False"),
-        (dict(epochs=1, lr=0.1, callbacks=[print]), "callbacks must hold cnn_course.callbacks.Callback"),
-        (dict(epochs=1, lr=0.1, callbacks=Callback()), "callbacks must be a list of cnn_course.callbacks.Callback"),
-        (dict(epochs=1, lr=0.1, loss_fn="mse"), "loss_fn must be a function"),
+         "precision 必须是 'fp32'、'bf16'、'fp16'、'auto' 之一，传入的是 'half'"),
+        (dict(epochs=1, lr=0.1, channels_last="yes"), "channels_last 必须是 True 或 False"),
+        (dict(epochs=1, lr=0.1, callbacks=[print]), "callbacks 里只能放 cnn_course.callbacks.Callback 对象"),
+        (dict(epochs=1, lr=0.1, callbacks=Callback()), "callbacks 必须是由 cnn_course.callbacks.Callback 对象组成的列表"),
+        (dict(epochs=1, lr=0.1, loss_fn="mse"), "loss_fn 必须是一个函数"),
     ],
 )
 def test_bad_arguments(kwargs: dict, match: str) -> None:
@@ -364,25 +364,25 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
 
 
 def test_scheduler_needs_a_known_length() -> None:
-    with pytest.raises(ValueError, match="scheduler='onecycle' needs the number of steps"):
+    with pytest.raises(ValueError, match="scheduler='onecycle' 需要事先知道总步数"):
         train(mlp(), (b for b in blobs().batches), None, epochs=1, lr=0.1, scheduler="onecycle", **QUIET)
 
 
 def test_optimizer_of_another_model_rejected() -> None:
     old = mlp()
     optimizer = torch.optim.SGD(old.parameters(), lr=0.1)
-    with pytest.raises(ValueError, match="parameters of another model"):
+    with pytest.raises(ValueError, match="更新的是另一个模型的参数"):
         train(mlp(), blobs(1), None, epochs=1, optimizer=optimizer, **QUIET)
-    with pytest.raises(ValueError, match="not both"):
+    with pytest.raises(ValueError, match="只能给一个，不能两个都给"):
         train(old, blobs(1), None, epochs=1, lr=0.1, optimizer=optimizer, **QUIET)
 
 
 def test_bad_model_and_data() -> None:
-    with pytest.raises(ValueError, match="model must be"):
+    with pytest.raises(ValueError, match="model 必须是"):
         train("net", blobs(1), None, epochs=1, lr=0.1)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="no trainable parameters"):
+    with pytest.raises(ValueError, match="没有可训练的参数"):
         train(nn.ReLU(), blobs(1), None, epochs=1, lr=0.1)
-    with pytest.raises(ValueError, match="train_iter must yield"):
+    with pytest.raises(ValueError, match="train_iter 必须能逐个给出"):
         train(mlp(), 42, None, epochs=1, lr=0.1)  # type: ignore[arg-type]
 
 
@@ -421,11 +421,11 @@ class TwoOutputs(nn.Module):
     "model, match",
     [
         (nn.Sequential(nn.Conv2d(1, 10, 28)),
-         r"model returned shape \(8, 10, 1, 1\).*\(8, classes\).*nn.Flatten\(\) at the end"),
+         r"model 返回的形状是 \(8, 10, 1, 1\).*\(8, classes\).*在模型末尾加上 nn.Flatten\(\)"),
         (nn.Sequential(nn.Conv2d(1, 10, 5)),
-         r"model returned shape \(8, 10, 24, 24\).*nn.Flatten\(\) before the last nn.Linear"),
-        (TwoOutputs(), r"model returned a tuple, not a tensor.*return only the final scores"),
-        (nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Flatten(0)), r"shape \(80,\).*one score per class"),
+         r"model 返回的形状是 \(8, 10, 24, 24\).*在最后一个 nn.Linear 层之前加上 nn.Flatten\(\)"),
+        (TwoOutputs(), r"model 返回的是一个 tuple，不是张量.*只返回最后的分数"),
+        (nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Flatten(0)), r"形状是 \(80,\).*对每个类别给出一个分数"),
     ],
 )
 def test_model_output_that_is_not_n_by_classes(model: nn.Module, match: str) -> None:
@@ -440,10 +440,10 @@ def test_model_output_that_is_not_n_by_classes(model: nn.Module, match: str) -> 
 @pytest.mark.parametrize(
     "relabel, match",
     [
-        (lambda y: y[:, None], r"labels of batch 1 of train_iter \(epoch 1\) have shape \(8, 1\).*y.flatten\(\)"),
-        (lambda y: y.float(), r"labels of batch 1 of train_iter .* are torch.float32.*class numbers.*y.long\(\)"),
-        (lambda y: nn.functional.one_hot(y, 10), r"have shape \(8, 10\).*one-hot vectors\? give y.argmax\(dim=1\)"),
-        (lambda y: nn.functional.one_hot(y, 10).float(), r"are torch.float32.*one-hot vectors\? give y.argmax"),
+        (lambda y: y[:, None], r"train_iter 的第 1 个小批量（第 1 轮）的标签形状是 \(8, 1\).*y.flatten\(\)"),
+        (lambda y: y.float(), r"train_iter 的第 1 个小批量.*的标签是 torch.float32.*类别编号.*y.long\(\)"),
+        (lambda y: nn.functional.one_hot(y, 10), r"标签形状是 \(8, 10\).*独热向量？请传 y.argmax\(dim=1\)"),
+        (lambda y: nn.functional.one_hot(y, 10).float(), r"标签是 torch.float32.*独热向量？请传 y.argmax"),
     ],
 )
 def test_labels_of_the_wrong_shape_or_dtype(relabel: Callable[[torch.Tensor], torch.Tensor], match: str) -> None:
@@ -465,10 +465,10 @@ def test_integer_labels_of_any_width_are_class_numbers() -> None:
 @pytest.mark.parametrize(
     "data, match",
     [
-        (images(scale=255, dtype=torch.uint8), r"images of batch 1 of train_iter .* are torch.uint8.*normalise them "
-                                               r"like cnn_course.load_data does.*normalize"),
-        (images(scale=255), r"images of batch 1 of train_iter .* reach 25\d\.\d+: they look like raw pixel values "
-                            r"0-255, not normalised.*like cnn_course.load_data does"),
+        (images(scale=255, dtype=torch.uint8), r"train_iter 的第 1 个小批量（第 1 轮）的图像是 torch.uint8"
+                                               r".*请像 cnn_course.load_data 那样把它们标准化.*normalize"),
+        (images(scale=255), r"train_iter 的第 1 个小批量（第 1 轮）的图像数值达到 25\d\.\d+：看起来是 "
+                            r"0-255 的原始像素值，而不是标准化后的值.*像 cnn_course.load_data 那样"),
     ],
 )
 def test_images_that_are_not_normalised(data: Batches, match: str) -> None:
@@ -477,7 +477,7 @@ def test_images_that_are_not_normalised(data: Batches, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         train(model, data, None, epochs=1, lr=0.1, **QUIET)
     assert same()
-    with pytest.raises(ValueError, match=match.replace("train_iter .*", "data_iter")):
+    with pytest.raises(ValueError, match=match.replace("train_iter 的第 1 个小批量（第 1 轮）", "data_iter 的第 1 个小批量")):
         cnn_course.predict(model, data)
 
 
@@ -485,13 +485,13 @@ def test_empty_batch_is_named_and_not_blamed_on_the_learning_rate() -> None:
     empty = (torch.zeros(0, 1, 28, 28), torch.zeros(0, dtype=torch.long))
     model = flat_linear()
     same = untouched(model)
-    with pytest.raises(ValueError, match=r"batch 1 of train_iter \(epoch 1\) holds no images"):
+    with pytest.raises(ValueError, match=r"train_iter 的第 1 个小批量（第 1 轮）里没有图像"):
         train(model, Batches([empty] + images().batches), None, epochs=1, lr=0.1, **QUIET)
     assert same()
-    with pytest.raises(ValueError, match=r"batch 4 of train_iter \(epoch 1\) holds no images") as info:
+    with pytest.raises(ValueError, match=r"train_iter 的第 4 个小批量（第 1 轮）里没有图像") as info:
         train(model, Batches(images().batches + [empty]), None, epochs=1, lr=0.1, **QUIET)
-    assert "learning rate" not in str(info.value)
-    with pytest.raises(ValueError, match="batch 2 of data_iter holds no images"):
+    assert "学习率" not in str(info.value)
+    with pytest.raises(ValueError, match="data_iter 的第 2 个小批量里没有图像"):
         cnn_course.evaluate(model, Batches(images(1).batches + [empty]))
 
 
@@ -500,8 +500,8 @@ def test_nan_in_the_first_batch_stops_before_any_step() -> None:
     data.batches[0][0][3, 0, 5, 5] = float("nan")
     model = flat_linear()
     same = untouched(model)
-    with pytest.raises(ValueError, match=r"batch 1 of train_iter \(epoch 1\) holds 1 NaN or infinite pixel value.*"
-                                         r"found before any training step, so not the learning rate"):
+    with pytest.raises(ValueError, match=r"train_iter 的第 1 个小批量（第 1 轮）的 6,272 个像素值里有 1 个是 NaN 或无穷大.*"
+                                         r"在任何训练步之前发现的，所以不是学习率的问题"):
         train(model, data, None, epochs=1, lr=0.1, **QUIET)
     assert same()
 
@@ -520,10 +520,10 @@ def test_nan_in_a_later_batch_names_the_batch_not_the_learning_rate() -> None:
 @pytest.mark.parametrize(
     "loss_fn, match",
     [
-        (lambda y_hat, y: 2.3, r"loss_fn must return a scalar tensor.*nn.CrossEntropyLoss\(\); it returned a float"),
-        (lambda y_hat, y: nn.functional.cross_entropy(y_hat, y).item(), r"it returned a float \(no .item\(\)"),
-        (nn.CrossEntropyLoss(reduction="none"), r"it returned a tensor of shape \(32,\).*\.mean\(\)"),
-        (lambda y_hat, y: nn.functional.cross_entropy(y_hat.detach(), y), r"not connected to the model's output"),
+        (lambda y_hat, y: 2.3, r"loss_fn 必须返回一个由模型输出计算出来的标量张量.*nn.CrossEntropyLoss\(\)；它返回的是一个 float"),
+        (lambda y_hat, y: nn.functional.cross_entropy(y_hat, y).item(), r"它返回的是一个 float（loss_fn 里不要用 .item\(\)"),
+        (nn.CrossEntropyLoss(reduction="none"), r"它返回的是形状为 \(32,\) 的张量.*\.mean\(\)"),
+        (lambda y_hat, y: nn.functional.cross_entropy(y_hat.detach(), y), r"和模型的输出没有连在一起"),
     ],
 )
 def test_loss_fn_that_does_not_return_a_scalar_tensor(loss_fn: Callable, match: str) -> None:
@@ -538,8 +538,8 @@ def test_non_finite_first_loss_is_not_blamed_on_the_learning_rate() -> None:
     model = mlp()
     with torch.no_grad():
         model[2].weight.fill_(float("nan"))  # as after a run that diverged
-    with pytest.raises(ValueError, match=r"loss of the first batch is nan before any update, so the learning rate is "
-                                         r"not the cause.*create the model again"):
+    with pytest.raises(ValueError, match=r"第一个小批量的损失在任何更新之前就是 nan，所以原因不在学习率"
+                                         r".*请重新创建模型"):
         train(model, blobs(), None, epochs=1, lr=0.1, **QUIET)
 
 
@@ -563,7 +563,7 @@ def test_the_costly_checks_run_on_the_first_batch_only(monkeypatch: pytest.Monke
 
 
 def test_history_refuses_inconsistent_lists() -> None:
-    with pytest.raises(ValueError, match="one entry per completed epoch"):
+    with pytest.raises(ValueError, match="每个按轮记录的列表都必须是每个完成的轮一项"):
         History(train_loss=[1.0, 0.5], train_acc=[0.5], epoch_seconds=[1.0], img_per_sec=[10.0])
 
 
@@ -579,7 +579,7 @@ def test_history_survives_a_json_round_trip() -> None:
 def test_history_from_dict_names_an_unknown_field() -> None:
     with pytest.raises(ValueError, match="'accuracy'"):
         History.from_dict({"accuracy": [0.9]})
-    with pytest.raises(ValueError, match="one entry per completed epoch"):
+    with pytest.raises(ValueError, match="每个按轮记录的列表都必须是每个完成的轮一项"):
         History.from_dict({"train_loss": [1.0], "train_acc": []})
 
 
@@ -605,23 +605,23 @@ def test_evaluate_predict_confusion() -> None:
 
 def test_evaluation_on_empty_iterators() -> None:
     model, _ = linear_classifier()
-    with pytest.raises(ValueError, match="data_iter is empty"):
+    with pytest.raises(ValueError, match="data_iter 是空的"):
         cnn_course.evaluate(model, [])
-    with pytest.raises(ValueError, match="data_iter yielded no batch"):
+    with pytest.raises(ValueError, match="data_iter 没有给出任何小批量"):
         cnn_course.predict(model, iter([]))
 
 
 def test_confusion_matrix_with_wrong_class_count() -> None:
     model, data = linear_classifier()
-    with pytest.raises(ValueError, match=r"labels up to 1, but num_classes=1 allows only 0 \.\. 0"):
+    with pytest.raises(ValueError, match=r"标签最大到 1，但 num_classes=1 只允许 0 \.\. 0"):
         cnn_course.confusion_matrix(model, data, num_classes=1)
     wide = nn.Linear(2, 3)  # predicts a class the data does not have
     with torch.no_grad():
         wide.weight.zero_()
         wide.bias.copy_(torch.tensor([0.0, 0.0, 1.0]))
-    with pytest.raises(ValueError, match=r"predicts classes up to 2, but len\(data_iter.classes\) = 2"):
+    with pytest.raises(ValueError, match=r"预测的类别最大到 2，但 len\(data_iter.classes\) = 2"):
         cnn_course.confusion_matrix(wide, data)
-    with pytest.raises(ValueError, match="num_classes must be a whole number, at least 1, got 0"):
+    with pytest.raises(ValueError, match="num_classes 必须是至少为 1 的整数，传入的是 0"):
         cnn_course.confusion_matrix(model, data, num_classes=0)
 
 

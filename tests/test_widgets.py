@@ -80,9 +80,9 @@ def test_shape_report_notes_ceil_mode_window_dropped_by_torch() -> None:
     "kwargs,needle",
     [
         (dict(height=4, width=4, kernel_size=7), "请用 kernel_size <= 4"),
-        (dict(height=4, width=4, kernel_size=3, stride=0), "stride 必须至少为 1"),
-        (dict(height=4, width=4, kernel_size=3, padding=-1), "padding 必须是 0 或更大的数"),
-        (dict(height=4, width=4, kernel_size=0), "kernel_size 必须至少为 1"),
+        (dict(height=4, width=4, kernel_size=3, stride=0), "stride 必须是至少为 1 的整数"),
+        (dict(height=4, width=4, kernel_size=3, padding=-1), "padding 必须是非负整数"),
+        (dict(height=4, width=4, kernel_size=0), "kernel_size 必须是至少为 1 的整数"),
         (dict(height=5, width=5, kernel_size=3, dilation=3), "覆盖 7 个位置"),
         (dict(height=4, width=4, kernel_size=2, padding=2, mode="max"), "padding <= 1"),
         (dict(height=4, width=4, kernel_size=2, dilation=2, mode="avg"), "dilation=1"),
@@ -104,15 +104,15 @@ def test_shape_report_error_shows_negative_formula() -> None:
 @pytest.mark.parametrize(
     "kwargs,needle",
     [
-        (dict(height=4.0, width=4, kernel_size=3), r"height must be a whole number, got 4.0 \(a float\)"),
-        (dict(height=4, width=4, kernel_size=True), "kernel_size must be a whole number, got True"),
-        (dict(height=4, width=4, kernel_size=3, mode="pool"), "mode must be one of"),
+        (dict(height=4.0, width=4, kernel_size=3), r"height 必须是整数，传入的是 4.0（浮点数）"),
+        (dict(height=4, width=4, kernel_size=True), "kernel_size 必须是整数，传入的是 True"),
+        (dict(height=4, width=4, kernel_size=3, mode="pool"), "mode 必须是 'conv'、'max'、'avg' 之一，传入的是 'pool'"),
         (dict(height=4, width=4, kernel_size=3, ceil_mode=True), "ceil_mode applies to pooling only"),
-        (dict(height=4, width=4, kernel_size=2, mode="max", ceil_mode=1), "ceil_mode must be True or False"),
-        (dict(height=4, width=4, kernel_size=3, bias=1), "bias must be True or False, got 1"),
-        (dict(height=4, width=4, kernel_size=3, mode="Max"), "did you mean 'max'"),
-        (dict(height="6", width=4, kernel_size=3), "height must be a whole number, got '6'"),
-        (dict(height=4, width=4, kernel_size=(3, 3)), r"kernel_size must be a whole number, got \(3, 3\)"),
+        (dict(height=4, width=4, kernel_size=2, mode="max", ceil_mode=1), "ceil_mode 必须是 True 或 False"),
+        (dict(height=4, width=4, kernel_size=3, bias=1), "bias 必须是 True 或 False，传入的是 1"),
+        (dict(height=4, width=4, kernel_size=3, mode="Max"), "（是不是想写 'max'？）"),
+        (dict(height="6", width=4, kernel_size=3), "height 必须是整数，传入的是 '6'"),
+        (dict(height=4, width=4, kernel_size=(3, 3)), r"kernel_size 必须是整数，传入的是 \(3, 3\)"),
     ],
 )
 def test_shape_report_rejects_wrong_types(kwargs: dict, needle: str) -> None:
@@ -169,7 +169,7 @@ def test_window_steps_partial_output_is_nan_after_current_step() -> None:
     out = window_steps(X44, K33).output(upto=1)
     assert out[0].tolist() == [15, 16] and torch.isnan(out[1]).all()
     for bad in (4, True, 1.0):
-        with pytest.raises(ValueError, match="upto must be a whole number from 0 to 3"):
+        with pytest.raises(ValueError, match="upto 必须是从 0 到 3 的整数"):
             window_steps(X44, K33).output(upto=bad)
 
 
@@ -231,11 +231,11 @@ def test_window_steps_max_pool_pads_with_minus_infinity() -> None:
         (dict(X=X44), "kernel is required"),
         (dict(X=X44, kernel=torch.ones(2, 3)), "kernel must be square"),
         (dict(X=X44, kernel=torch.ones(5, 5)), "请用 kernel_size <= 4"),
-        (dict(X=X44, kernel=K33, stride=0), "stride 必须至少为 1"),
-        (dict(X=X44, kernel=K33, padding=-1), "padding 必须是 0 或更大的数"),
+        (dict(X=X44, kernel=K33, stride=0), "stride 必须是至少为 1 的整数"),
+        (dict(X=X44, kernel=K33, padding=-1), "padding 必须是非负整数"),
         (dict(X=torch.ones(2, 3, 4), kernel=K33), "X must be 2-D"),
         (dict(X="abc", kernel=K33), "X must be a 2-D tensor"),
-        (dict(X=X44, kernel=K33, mode="sum"), "mode must be one of"),
+        (dict(X=X44, kernel=K33, mode="sum"), "mode 必须是 'conv'、'max'、'avg' 之一，传入的是 'sum'"),
         (dict(X=X44, kernel=K33, kernel_size=3), "kernel_size is for pooling"),
         (dict(X=X44, kernel=K33, mode="max"), "kernel is for mode='conv'"),
         (dict(X=X44, mode="avg", bias=1.0), "bias is for mode='conv'"),
@@ -244,8 +244,8 @@ def test_window_steps_max_pool_pads_with_minus_infinity() -> None:
         (dict(X=X44, kernel=K33, bias=True), "bias must be a finite number such as 0.5, got True"),
         (dict(X=X44, kernel=K33, bias="1"), "bias must be a finite number such as 0.5, got '1'"),
         (dict(X=X44, kernel=K33, bias=float("nan")), "bias must be a finite number"),
-        (dict(X=X44, kernel=K33, stride=1.0), "stride must be a whole number, got 1.0"),
-        (dict(X=X44, kernel=K33, padding=True), "padding must be a whole number, got True"),
+        (dict(X=X44, kernel=K33, stride=1.0), "stride 必须是整数，传入的是 1.0"),
+        (dict(X=X44, kernel=K33, padding=True), "padding 必须是整数，传入的是 True"),
         (dict(X=[[1, 2], [3]], kernel=K33), "X must be a 2-D tensor or nested list of numbers"),
     ],
 )
@@ -267,7 +267,7 @@ def test_draw_step_figure_and_bad_index() -> None:
     assert any(walk[7].expression() in t.get_text().replace("\n", " ") for t in fig.texts)
     assert len(draw_step(window_steps(X44, mode="avg"), 0).axes) == 2  # pooling: no kernel panel
     for bad in (-1, 16, 1.0, True):
-        with pytest.raises(ValueError, match="index must be a whole number from 0 to 15"):
+        with pytest.raises(ValueError, match="index 必须是从 0 到 15 的整数"):
             draw_step(walk, bad)
 
 
@@ -301,12 +301,12 @@ def test_shape_explorer_ceil_mode_is_ignored_for_conv() -> None:
 
 @pytest.mark.parametrize(
     "kwargs,needle",
-    [(dict(height=40), "height must be a whole number from 1 to 32, got 40; .* pass max_size=40"),
-     (dict(height=100), r"height must be a whole number from 1 to 32, got 100 \(the range"),
-     (dict(stride=0), "stride must be a whole number from 1 to 6, got 0"),
-     (dict(kernel_size=3.0), "kernel_size must be a whole number from 1 to 11, got 3.0"),
-     (dict(mode="x"), "mode must be one of"), (dict(ceil_mode="yes"), "ceil_mode must be True or False"),
-     (dict(max_size=2), "max_size must be a whole number from 4 to 64")],
+    [(dict(height=40), "height 必须是从 1 到 32 的整数，传入的是 40; .* pass max_size=40"),
+     (dict(height=100), r"height 必须是从 1 到 32 的整数，传入的是 100 \(the range"),
+     (dict(stride=0), "stride 必须是从 1 到 6 的整数，传入的是 0"),
+     (dict(kernel_size=3.0), "kernel_size 必须是从 1 到 11 的整数，传入的是 3.0"),
+     (dict(mode="x"), "mode 必须是 'conv'、'max'、'avg' 之一"), (dict(ceil_mode="yes"), "ceil_mode 必须是 True 或 False"),
+     (dict(max_size=2), "max_size 必须是从 4 到 64 的整数")],
 )
 def test_shape_explorer_bad_start_values(kwargs: dict, needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
@@ -328,9 +328,9 @@ def test_step_through_slider_moves_the_window() -> None:
 def test_step_through_rejects_big_inputs_and_bad_step() -> None:
     with pytest.raises(ValueError, match="at most 12x12: crop it"):
         StepThrough(torch.zeros(28, 28), torch.ones(3, 3))
-    with pytest.raises(ValueError, match="step must be a whole number from 0 to 3"):
+    with pytest.raises(ValueError, match="step 必须是从 0 到 3 的整数"):
         StepThrough(X44, K33, step=4)
-    with pytest.raises(ValueError, match="index must be a whole number from 0 to 3, got 4"):
+    with pytest.raises(ValueError, match="index 必须是从 0 到 3 的整数，传入的是 4"):
         StepThrough(X44, K33).text(4)
 
 
@@ -417,7 +417,7 @@ def test_receptive_field_explorer_shows_message_instead_of_raising() -> None:
     explorer.col.max = 20  # a setting the network cannot have: the slider reaches past the output
     explorer.col.value = 15
     shown = text.shown[-1].data
-    assert shown.startswith("✘") and "col must be a whole number from 0 to 9, got 15" in shown
+    assert shown.startswith("✘") and "col 必须是从 0 到 9 的整数，传入的是 15" in shown
     assert picture.shown[-1].format == "png"
 
 
@@ -437,19 +437,19 @@ def test_network_without_convolutions_shows_a_message() -> None:
 
 
 def test_error_view_names_the_problem() -> None:
-    text, fig = error_view(ValueError("row must be a whole number from 0 to 9, got 15"))
-    assert text.startswith("✘") and "got 15" in text
-    assert "got 15" in fig.axes[0].texts[0].get_text()
+    text, fig = error_view(ValueError("row 必须是从 0 到 9 的整数，传入的是 15"))
+    assert text.startswith("✘") and "传入的是 15" in text
+    assert "传入的是 15" in fig.axes[0].texts[0].get_text()
 
 
 @pytest.mark.parametrize(
     "kwargs, needle",
     [
-        (dict(network="lenet"), "network must be one of 'LeNet', 'tiny', got 'lenet' (did you mean 'LeNet'?)"),
+        (dict(network="lenet"), "network 必须是 'LeNet'、'tiny' 之一，传入的是 'lenet'（是不是想写 'LeNet'？）"),
         (dict(layer=1), "one of 0, 2, 3, 5, 6, got 1 (Tanh, which has no window of its own)"),
         (dict(layer="3"), "got '3'"),
-        (dict(layer=6, row=1), "row must be a whole number from 0 to 0, got 1 (the output of layer 6 is 1x1)"),
-        (dict(layer=0, col=-1), "col must be a whole number from 0 to 27, got -1"),
+        (dict(layer=6, row=1), "row 必须是从 0 到 0 的整数，传入的是 1 (the output of layer 6 is 1x1)"),
+        (dict(layer=0, col=-1), "col 必须是从 0 到 27 的整数，传入的是 -1"),
         (dict(image=torch.zeros(3, 28, 28)), "image must be 2-D (height, width), got shape (3, 28, 28)"),
         (dict(image="digit.png"), "image must be a 2-D tensor or nested list of numbers"),
     ],
