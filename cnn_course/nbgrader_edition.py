@@ -74,6 +74,9 @@ _QUESTION_TASK = ("\n\n> **作业:** 答案赋给 `{name}`,写在下一个单元
                   "不要修改。本题 {points} 分。")
 _CODE_TASK = ("\n\n> **作业:** 在下一个单元格里把 `{name}` 写完;再下面的检查单元格用来自动评分,"
               "不要修改。本题 {points} 分。")
+_FIX_TASK = ("\n\n> **作业:** 下一个单元格是要改的代码(只读,评分时不运行);把它复制到再下一个单元格里改好;"
+             "最后的检查单元格用来自动评分,不要修改。本题 {points} 分。")
+_FIX_COMMENT = "# 把上面单元格里的 {name} 复制到这里,改好,再运行下面的检查单元格。"
 _ANSWER_COMMENT = "# 把你的答案赋给 {name}(格式见题目),再运行下面的检查单元格。"
 _TEST = (
     "# 自动评分(nbgrader):课程自己的检查;答错时抛出 AssertionError,附上检查给出的提示。\n"
@@ -136,6 +139,12 @@ def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
     first = body[0] if body else None
     doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
     return body[1:] if doc else body
+
+
+def _leaves_bodies(skeleton: str) -> bool:
+    """Whether a skeleton leaves a body to write (a ``...``), rather than giving code to fix."""
+    return any(_is_ellipsis(statement) for function in _functions(ast.parse(skeleton)).values()
+               for statement in function.body)
 
 
 def solution_skeleton(skeleton: str, reference: str, where: str = "skeleton") -> str:
@@ -235,7 +244,8 @@ def nbgrader_notebook(notebook: dict[str, Any], name: str = "notebook") -> dict[
         if cell["cell_type"] == "code" and index != first_code:
             tags = cell["metadata"].get("tags", [])
             cell["metadata"]["tags"] = tags + [SKIP_TAG] if SKIP_TAG not in tags else tags
-    inserted: dict[int, dict[str, Any]] = {}  # a question's test cell, to go after its answer cell
+    before: dict[int, dict[str, Any]] = {}  # code to fix, to go before its answer cell
+    after: dict[int, dict[str, Any]] = {}  # a question's test cell, to go after its answer cell
     for site in sites:
         if site.key not in registry:
             raise ValueError(f"{name}, cell {site.check}: unknown exercise key {site.key!r}")
@@ -243,10 +253,19 @@ def nbgrader_notebook(notebook: dict[str, Any], name: str = "notebook") -> dict[
         title = cells[site.title]
         if isinstance(item, CodeExercise):
             assert site.skeleton is not None  # find_exercises gives a coding exercise its skeleton
-            points, task = CODE_POINTS, _CODE_TASK.format(name=site.answer, points=CODE_POINTS)
-            skeleton = cells[site.skeleton]
-            _set(skeleton, solution_skeleton(_source(skeleton), item.solution, f"{name}, cell {site.skeleton}"),
-                 _metadata(f"{site.key}-answer", solution=True))
+            points, skeleton = CODE_POINTS, cells[site.skeleton]
+            if _leaves_bodies(_source(skeleton)):  # signatures and docstrings stay, the bodies are the solution
+                task = _CODE_TASK.format(name=site.answer, points=points)
+                text = solution_skeleton(_source(skeleton), item.solution, f"{name}, cell {site.skeleton}")
+            else:  # code to fix: shown read-only above an answer cell whose solution is the reference
+                task = _FIX_TASK.format(points=points)
+                starter = _source(skeleton).split("\n", 1)[1].strip("\n")  # below the question's print line
+                before[site.skeleton] = _code_cell(f"{skeleton.get('id') or site.skeleton}-starter", starter,
+                                                   _metadata(f"{site.key}-starter", locked=True))
+                before[site.skeleton]["metadata"]["tags"] = [SKIP_TAG]
+                text = "\n".join([question, "", _FIX_COMMENT.format(name=site.answer), BEGIN,
+                                  item.solution.strip("\n"), END])
+            _set(skeleton, text, _metadata(f"{site.key}-answer", solution=True))
             _set(cells[site.check], _TEST.format(key=site.key, answer=site.answer),
                  _metadata(f"{site.key}-check", grade=True, locked=True, points=points))
         else:
@@ -256,14 +275,14 @@ def nbgrader_notebook(notebook: dict[str, Any], name: str = "notebook") -> dict[
             _set(cells[site.check], "\n".join([question, _ANSWER_COMMENT.format(name=answer), BEGIN,
                                                f"{answer} = {item.answer!r}", END]),
                  _metadata(f"{site.key}-answer", solution=True))
-            inserted[site.check] = _code_cell(f"{answer_id}-check", _TEST.format(key=site.key, answer=answer),
+            after[site.check] = _code_cell(f"{answer_id}-check", _TEST.format(key=site.key, answer=answer),
                                               _metadata(f"{site.key}-check", grade=True, locked=True, points=points))
         _set(title, _source(title).rstrip() + task, _metadata(title.get("id") or f"cell-{site.title}", locked=True))
     converted["cells"] = []
     for index, cell in enumerate(cells):
+        converted["cells"] += [before[index]] if index in before else []
         converted["cells"].append(cell)
-        if index in inserted:
-            converted["cells"].append(inserted[index])
+        converted["cells"] += [after[index]] if index in after else []
     note = {"cell_type": "markdown", "id": "nbgrader-note",
             "metadata": {"nbgrader": _metadata("nbgrader-note", locked=True)}, "source": [NOTE]}
     converted["cells"].insert(1 if converted["cells"] and converted["cells"][0]["cell_type"] == "markdown" else 0,

@@ -151,7 +151,7 @@ def test_each_exercise_is_an_answer_cell_then_a_graded_test_with_its_points(path
         assert source(test).splitlines()[1:] == [f'feedback = cnn_course.check("{key}", {name})',
                                                  "assert feedback, feedback.message", "print(feedback)"]
         assert answer["outputs"] == [] == test["outputs"]
-        title = cells[index - 2]  # title, answer, test
+        title = next(c for c in reversed(cells[:index]) if c["cell_type"] == "markdown")
         points = test["metadata"]["nbgrader"]["points"]
         assert f"**练习 {key}**" in source(title) and f"本题 {points} 分" in source(title)
 
@@ -183,8 +183,9 @@ def test_the_students_version_keeps_the_skeleton_and_loses_every_answer(path: Pa
             continue
         cell = source(by_grade_id(student)[f"{key}-answer"])
         assert BEGIN not in cell and "NotImplementedError" in cell
-        if isinstance(item, CodeExercise):
-            tree = ast.parse(cell)  # the students get code that runs: signatures, docstrings, nbgrader's stub
+        if isinstance(item, CodeExercise):  # the students get code that runs: signatures, docstrings, the stub;
+            starter = by_grade_id(student).get(f"{key}-starter")  # or, to fix, read-only code above the answer
+            tree = ast.parse(cell if starter is None else source(starter))
             assert item.reference.__name__ in {node.name for node in tree.body if hasattr(node, "name")}
         region, inside = set(), False  # the teacher's lines between BEGIN and END SOLUTION
         for line in source(by_grade_id(converted)[f"{key}-answer"]).splitlines():
@@ -230,6 +231,34 @@ def test_chapters_are_never_modified(edition: dict[str, Any]) -> None:
     kept = copy.deepcopy(chapter)
     nbgrader_notebook(chapter, CHAPTER)
     assert chapter == kept
+
+
+def test_code_to_fix_is_shown_read_only_above_an_answer_cell_whose_solution_is_the_reference() -> None:
+    flipped = "def corr2d(X, K):\n    return corr2d_ref(X, K.flip(0, 1))"
+    notebook = {"cells": [
+        {"cell_type": "markdown", "id": "t", "metadata": {}, "source": "# 标题"},
+        {"cell_type": "code", "id": "i", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": "import torch\nimport cnn_course"},
+        {"cell_type": "markdown", "id": "a", "metadata": {}, "source": "**练习 01-corr2d** 改对它。"},
+        {"cell_type": "code", "id": "b", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": f'print(cnn_course.exercise("01-corr2d"))\n\n\n{flipped}'},
+        {"cell_type": "code", "id": "c", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": 'cnn_course.check("01-corr2d", corr2d)\n# print(cnn_course.solution("01-corr2d"))'},
+    ], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    converted = nbgrader_notebook(notebook, "demo.ipynb")
+    cells = by_grade_id(converted)
+    assert list(cells) == ["t", "nbgrader-note", "i", "a", "01-corr2d-starter", "01-corr2d-answer", "01-corr2d-check"]
+    starter = cells["01-corr2d-starter"]
+    assert source(starter) == flipped and starter["metadata"]["tags"] == [SKIP_TAG]
+    assert starter["metadata"]["nbgrader"]["locked"] and not starter["metadata"]["nbgrader"]["solution"]
+    answer = source(cells["01-corr2d-answer"])
+    assert exercises()["01-corr2d"].solution.strip() in answer and answer.count(BEGIN) == 1
+    assert "复制到再下一个单元格里改好" in source(cells["a"])
+    assert [(c.grade_id, c.error) for c in grade_in_process(converted, "demo")] == [("01-corr2d-check", None)]
+    student = student_version(converted)
+    assert "def corr2d" not in source(by_grade_id(student)["01-corr2d-answer"])
+    assert source(by_grade_id(student)["01-corr2d-starter"]) == flipped
+    assert sum(c.score for c in grade_in_process(student, "demo")) == 0
 
 
 # --- the skeleton's solution regions ----------------------------------------------------------------------
