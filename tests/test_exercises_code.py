@@ -558,3 +558,51 @@ def test_residual_matches_the_chapters_block_when_the_shape_is_unchanged() -> No
         x = torch.randn(2, 16, 5, 5)
         assert torch.allclose(reference(x), block(x))
 
+
+# --- 06-deep: change it and retrain -----------------------------------------------------------------------
+
+
+class DeepVariant(nn.Module):
+    """DeepNet with batch norm where ``norm`` says: "before" or "after" each ReLU, "late" (second half), or none."""
+
+    def __init__(self, channels=8, depth=10, num_classes=4, *, norm="before", convs=11, bn_channels=None):
+        super().__init__()
+        layers = []
+        for i in range(convs):
+            layers.append(nn.Conv2d(1 if i == 0 else channels, channels, kernel_size=3, padding=1))
+            bn = [nn.BatchNorm2d(bn_channels or channels)] if norm in ("before", "after") or (
+                norm == "late" and i > convs // 2) else []
+            layers += bn + [nn.ReLU()] if norm != "after" else [nn.ReLU()] + bn
+        self.net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, num_classes))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def deep(**options):
+    """A class DeepNet() with ``options`` fixed."""
+    return type("DeepNet", (DeepVariant,), {"__init__": lambda self: DeepVariant.__init__(self, **options)})
+
+
+def test_deep_plain_network_stays_at_chance_and_batch_norm_clears_the_bar_by_a_wide_margin() -> None:
+    from cnn_course.exercise_bank import ch06
+
+    torch.manual_seed(ch06.DEEP_SEED)
+    _, plain = ch06.short_training(ch06._plain_deep_net())
+    torch.manual_seed(ch06.DEEP_SEED)
+    _, fixed = ch06.short_training(ch06.DeepNet())
+    assert plain < 0.35 < ch06.PASS_ACCURACY < ch06.PASS_ACCURACY + 0.2 < fixed
+
+
+def test_deep_unchanged_network_is_named_with_its_accuracy() -> None:
+    message = wrong("06-deep", deep(norm="none"), "还没有改动", "nn.BatchNorm2d(channels)", "准确率")
+    assert "25 %" in message
+
+
+def test_deep_batch_norm_after_the_relu_also_trains() -> None:
+    assert check("06-deep", deep(norm="after"))
+
+
+def test_deep_other_mistakes() -> None:
+    wrong("06-deep", deep(convs=5), "只有 5 个 3×3 卷积", "不要删掉")
+    wrong("06-deep", deep(bn_channels=4), "RuntimeError", "nn.BatchNorm2d 的参数")
