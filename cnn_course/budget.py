@@ -109,8 +109,8 @@ def measure_speed(
     check_model(model)
     steps = check_int(steps, "steps", 1)
     if not isinstance(data_iter, Iterable):
-        raise ValueError(f"data_iter must be a loader or an iterable of (X, y) batches, such as the train_iter "
-                         f"of cnn_course.load_data, got {describe(data_iter)}")
+        raise ValueError(f"data_iter 必须是加载器，或能逐个给出 (X, y) 小批量的可迭代对象，例如 cnn_course.load_data "
+                         f"返回的 train_iter，传入的是 {describe(data_iter)}")
     dev = resolve_device(device)
     chosen, _ = resolve_precision(precision, dev)
     copied = copy.deepcopy(model).to(dev).train()
@@ -134,8 +134,8 @@ def measure_speed(
             images += len(y)
             if count == steps + 1:
                 return images / (time.perf_counter() - start), chosen
-    raise ValueError(f"data_iter gave {count} batch(es); measuring {steps} step(s) needs {steps + 1} "
-                     "(one untimed, then the timed ones): use more training images or a smaller batch_size")
+    raise ValueError(f"data_iter 只给出了 {count} 个小批量；测量 {steps} 步需要 {steps + 1} 个"
+                     "（先有一步不计时，然后是计时的那些步）：请用更多训练图像或更小的 batch_size")
 
 
 def plan_training(
@@ -179,19 +179,19 @@ def plan_training(
     if batch_size is None and isinstance(data_iter, Sequence) and data_iter:
         batch_size = len(data_iter[0][1])
     if not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"data_iter must be a loader with a batch_size, or a list of (X, y) batches, "
-                         f"got {describe(data_iter)}")
+        raise ValueError(f"data_iter 必须是带 batch_size 的加载器，或由 (X, y) 小批量组成的列表，"
+                         f"传入的是 {describe(data_iter)}")
     maximum = check_int(maximum, "maximum", batch_size)
     minimum = batch_size if minimum is None else check_int(minimum, "minimum", 1, maximum)
     if seconds is not None and not is_positive_number(seconds):
-        raise ValueError(f"seconds must be a positive number of seconds such as 150, or None for no budget, "
-                         f"got {describe(seconds)}")
+        raise ValueError(f"seconds 必须是正的秒数，例如 150，或者用 None 表示没有时间预算，"
+                         f"传入的是 {describe(seconds)}")
     if not is_positive_number(slowdown) or slowdown < 1:
-        raise ValueError(f"slowdown must be a number of at least 1 (how many times slower the machine planned for "
-                         f"is than this one), got {describe(slowdown)}")
+        raise ValueError(f"slowdown 必须是至少为 1 的数（计划所针对的机器比这台慢几倍），"
+                         f"传入的是 {describe(slowdown)}")
     if not is_positive_number(margin) or margin > 1:
-        raise ValueError(f"margin must be a fraction of the warm-up's speed above 0 and at most 1, such as 0.75, "
-                         f"got {describe(margin)}")
+        raise ValueError(f"margin 必须是预热时速度的一个比例，大于 0 且至多为 1，例如 0.75，"
+                         f"传入的是 {describe(margin)}")
     if seconds is None:
         chosen, _ = resolve_precision(precision, resolve_device(device))
         return Plan(maximum, batch_size, None, None, chosen, float(slowdown), "maximum")

@@ -89,17 +89,17 @@ def dataset_info(name: str | DatasetInfo) -> DatasetInfo:
     """
     if isinstance(name, DatasetInfo):
         return name
-    names = " or ".join(repr(n) for n in DATASETS)
+    names = " 或 ".join(repr(n) for n in DATASETS)
     if not isinstance(name, str):
-        raise ValueError(f"name={name!r} is not a dataset name; use {names}")
+        raise ValueError(f"name={name!r} 不是数据集名称；请用 {names}")
     key = name.strip().lower()
     for info in DATASETS.values():
         if key == info.name.lower() or key in info.aliases:
             return info
     spellings = {alias: info.name for info in DATASETS.values() for alias in (info.name.lower(), *info.aliases)}
     close = difflib.get_close_matches(key, spellings, n=1, cutoff=0.6)
-    hint = f" (did you mean {spellings[close[0]]!r}?)" if close else ""
-    raise ValueError(f"name={name!r} is not a dataset of this course{hint}; use {names}")
+    hint = f"（是不是想写 {spellings[close[0]]!r}？）" if close else ""
+    raise ValueError(f"name={name!r} 不是本课程的数据集{hint}；请用 {names}")
 
 
 def normalize(images: torch.Tensor, dataset: str | DatasetInfo = "MNIST") -> torch.Tensor:
@@ -119,7 +119,7 @@ def normalize(images: torch.Tensor, dataset: str | DatasetInfo = "MNIST") -> tor
     info = dataset_info(dataset)
     if not isinstance(images, torch.Tensor) or not (images.dtype == torch.uint8 or images.is_floating_point()):
         got = f"dtype {images.dtype}" if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"images must be a tensor of uint8 pixel values 0-255 or floats 0-1, got {got}")
+        raise ValueError(f"images 必须是张量，装着 0-255 的 uint8 像素值或 0-1 的浮点数，传入的是 {got}")
     if images.dtype == torch.uint8:
         return images.float().div_(255.0).sub_(info.mean).div_(info.std)
     return images.sub(info.mean).div_(info.std)
@@ -146,13 +146,13 @@ def split_files(folder: str | os.PathLike, split: str) -> tuple[Path, Path]:
         DataError: when either file is missing (the message names it).
     """
     if split not in FILES:
-        raise ValueError(f"split={split!r} is not a split; use 'train' or 'test'")
+        raise ValueError(f"split={split!r} 不是数据划分；请用 'train' 或 'test'")
     folder = Path(folder)
     found = []
     for stem in FILES[split]:
         path = _file_in(folder, stem)
         if path is None:
-            raise DataError(f"{folder} has no {stem} (or {stem}.gz); copy the file there")
+            raise DataError(f"{folder} 里没有 {stem}（或 {stem}.gz）；请把这个文件复制到那里")
         found.append(path)
     return found[0], found[1]
 
@@ -179,6 +179,12 @@ def display_folder(folder: str | os.PathLike) -> str:
 # --------------------------------------------------------------------------- the search
 
 
+#: A searched folder that does not exist (listed in the not-found message only when ``shown``).
+_ABSENT = "不存在"
+#: The words that mark a download that timed out, which the not-found message answers with a longer timeout.
+_TIMED_OUT = "超时"
+
+
 @dataclass
 class _Place:
     """One folder searched, why it was searched, and what was found there."""
@@ -187,7 +193,7 @@ class _Place:
     label: str
     shown: bool = False  # named in the not-found message even when it does not exist
     flat: bool = False  # files directly in a user's folder: could be another dataset's
-    state: str = "not looked at"
+    state: str = "还没查看"
     complete: bool = False
 
 
@@ -203,24 +209,24 @@ def _names_other_dataset(folder: Path, info: DatasetInfo) -> str | None:
 def _inspect(place: _Place, info: DatasetInfo) -> None:
     folder = place.folder
     if not folder.exists():
-        place.state = "does not exist"
+        place.state = _ABSENT
         return
     if not folder.is_dir():
-        place.state = "is a file, not a folder"
+        place.state = "是文件，不是文件夹"
         return
     missing = [stem for stem in _STEMS if _file_in(folder, stem) is None]
     if not missing:
         other = _names_other_dataset(folder, info) if place.flat else None
         if other is not None:
-            place.state = (f"holds four IDX files, but its path names {other}; skipped so that {other} is not read "
-                           f"as {info.name}")
+            place.state = (f"有四个 IDX 文件，但路径里写的是 {other}；已跳过，以免把 {other} 当作 "
+                           f"{info.name} 读入")
             return
-        place.state, place.complete = "complete", True
+        place.state, place.complete = "齐全", True
     elif len(missing) == len(_STEMS):
-        place.state = "has none of the four files"
+        place.state = "四个文件一个也没有"
     else:
-        names = ", ".join(f"{stem}(.gz)" for stem in missing)
-        place.state = f"has {len(_STEMS) - len(missing)} of the 4 files; missing {names}"
+        names = "、".join(f"{stem}(.gz)" for stem in missing)
+        place.state = f"四个文件里只有 {len(_STEMS) - len(missing)} 个；缺少 {names}"
 
 
 def _places(info: DatasetInfo, root: Path | None) -> list[_Place]:
@@ -240,8 +246,8 @@ def _places(info: DatasetInfo, root: Path | None) -> list[_Place]:
     if env:
         add(Path(env).expanduser(), f"${DATA_ENV}")
     for folder in info.system_dirs:
-        places.append(_Place(Path(folder), f"system folder, {info.system_package}", shown=True))
-    places.append(_Place(cache_dir() / info.name / "raw", "download cache", shown=True))
+        places.append(_Place(Path(folder), f"系统文件夹，{info.system_package}", shown=True))
+    places.append(_Place(cache_dir() / info.name / "raw", "下载缓存", shown=True))
     return places
 
 
@@ -286,57 +292,57 @@ def find_data(
             return place.folder
     target = (root_path if root_path is not None else cache_dir()) / info.name / "raw"
     if not download:
-        reason = "download=False"
+        reason = "download=False，所以没有下载"
     else:
         try:
             _download(info, target, timeout)
             return target
         except _DownloadFailed as err:
-            reason = f"downloading it into {target} failed:\n{err}"
+            reason = f"下载到 {target} 时失败：\n{err}"
     raise DataError(_not_found_message(info, places, reason, timeout))
 
 
 def _check_root(root: Any) -> Path:
     """``root`` as an existing folder (``~`` expanded); a missing folder is an error, never skipped."""
     if not isinstance(root, (str, os.PathLike)):
-        raise ValueError(f"root must be a folder path (a str or pathlib.Path such as './data'), got {describe(root)}")
+        raise ValueError(f"root 必须是文件夹路径（str 或 pathlib.Path，例如 './data'），传入的是 {describe(root)}")
     if not str(root).strip():
-        raise ValueError("root must be a folder path such as './data', got '' (empty); or leave root out")
+        raise ValueError("root 必须是文件夹路径，例如 './data'，传入的是 ''（空的）；或者干脆不传 root")
     path = Path(root).expanduser()
     if not path.exists():
         raise ValueError(
-            f"root={str(root)!r} does not exist (looked for {path.absolute()}). Check the spelling, create the "
-            "folder first if the data should be downloaded into it, or leave root out to use the usual places"
+            f"root={str(root)!r} 不存在（找的是 {path.absolute()}）。请检查拼写；如果要把数据下载到这里，"
+            "请先创建这个文件夹；或者不传 root，使用通常的那些位置"
         )
     if not path.is_dir():
-        raise ValueError(f"root={str(root)!r} is a file, not a folder; use the folder that holds it: "
+        raise ValueError(f"root={str(root)!r} 是文件，不是文件夹；请用包含它的文件夹："
                          f"{str(path.parent)!r}")
     return path
 
 
 def _check_timeout(value: Any) -> float:
-    wanted = "a number of seconds above 0, such as 30"
+    wanted = "大于 0 的秒数，例如 30"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"download_timeout must be {wanted}, got {describe(value)}")
+        raise ValueError(f"download_timeout 必须是{wanted}，传入的是 {describe(value)}")
     if not is_positive_number(value):
-        raise ValueError(f"download_timeout must be {wanted}, got {value!r}")
+        raise ValueError(f"download_timeout 必须是{wanted}，传入的是 {value!r}")
     return float(value)
 
 
 def _not_found_message(info: DatasetInfo, places: list[_Place], reason: str, timeout: float) -> str:
-    shown = [place for place in places if place.shown or place.state != "does not exist"]
-    searched = "\n".join(f"  - {place.folder}  ({place.label}): {place.state}" for place in shown)
+    shown = [place for place in places if place.shown or place.state != _ABSENT]
+    searched = "\n".join(f"  - {place.folder}（{place.label}）：{place.state}" for place in shown)
     names = ", ".join(f"{stem}.gz" for stem in _STEMS)
     lines = [
-        f"{info.name} was not found, and {reason}",
-        f"Searched:\n{searched}",
-        f"To work offline, put the four files ({names}; .gz or uncompressed) in <folder>/{info.name}/raw/ "
-        f"and set {DATA_ENV}=<folder>, or pass root=<folder>.",
+        f"没有找到 {info.name}；{reason}",
+        f"查找过的位置：\n{searched}",
+        f"要离线使用，请把这四个文件（{names}；.gz 或解压后的都可以）放进 <folder>/{info.name}/raw/，"
+        f"并设置 {DATA_ENV}=<folder>，或者传入 root=<folder>。",
     ]
     if info.system_package:
-        lines.append(f"Or install them: {info.system_package}.")
-    if "timed out" in reason:
-        lines.append(f"On a slow connection, pass a longer download_timeout= (it was {timeout:g} s).")
+        lines.append(f"也可以安装它们：{info.system_package}。")
+    if _TIMED_OUT in reason:
+        lines.append(f"网速慢的话，请传入更长的 download_timeout=（这次是 {timeout:g} s）。")
     return "\n".join(lines)
 
 
@@ -353,13 +359,13 @@ def _describe(err: BaseException, timeout: float) -> str:
     if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
         reason = err.reason  # e.g. the socket's TimeoutError
     if isinstance(reason, TimeoutError):
-        return f"timed out: the server sent nothing for {timeout:g} s"
+        return f"{_TIMED_OUT}：服务器 {timeout:g} s 内没有发来任何数据"
     if isinstance(err, urllib.error.HTTPError):
-        return f"HTTP error {err.code} ({err.reason})"
+        return f"HTTP 错误 {err.code}（{err.reason}）"
     if isinstance(reason, http.client.RemoteDisconnected):
-        return "the server closed the connection without answering"
+        return "服务器没有应答就关闭了连接"
     if isinstance(reason, ConnectionResetError):
-        return "the connection was reset by the server"
+        return "连接被服务器重置了"
     return f"{type(reason).__name__}: {reason}"
 
 
@@ -375,9 +381,9 @@ def _fetch(url: str, dest: Path, md5: str | None, timeout: float) -> None:
             digest.update(chunk)
             received += len(chunk)
     if expected is not None and expected.isdigit() and received != int(expected):
-        raise _DownloadFailed(f"the connection closed after {received:,} of {int(expected):,} bytes")
+        raise _DownloadFailed(f"连接在收到 {received:,} 字节后就关闭了（应有 {int(expected):,} 字节）")
     if md5 and digest.hexdigest() != md5:
-        raise _DownloadFailed(f"the file's MD5 is {digest.hexdigest()}, not {md5}: it was damaged on the way")
+        raise _DownloadFailed(f"文件的 MD5 是 {digest.hexdigest()}，不是 {md5}：它在传输途中损坏了")
 
 
 def _download(info: DatasetInfo, target: Path, timeout: float) -> None:
@@ -398,7 +404,7 @@ def _download(info: DatasetInfo, target: Path, timeout: float) -> None:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise _DownloadFailed(
-            f"  could not create {target} ({type(err).__name__}: {err}); pass a writable root=<folder>"
+            f"  无法创建 {target}（{type(err).__name__}: {err}）；请传入一个可以写入的 root=<folder>"
         ) from None
     tmp = None
     try:
@@ -413,23 +419,23 @@ def _download(info: DatasetInfo, target: Path, timeout: float) -> None:
                 try:
                     _fetch(url, tmp / filename, md5, timeout)
                 except (OSError, http.client.HTTPException, ValueError) as err:
-                    tried.append(f"    tried {url}, got: {_describe(err, timeout)}")
+                    tried.append(f"    试过 {url}，结果：{_describe(err, timeout)}")
                 except _DownloadFailed as err:
-                    tried.append(f"    tried {url}, got: {err}")
+                    tried.append(f"    试过 {url}，结果：{err}")
                 else:
                     break
             else:
-                raise _DownloadFailed(f"  could not download {filename} from any mirror:\n" + "\n".join(tried))
+                raise _DownloadFailed(f"  哪个镜像都下载不了 {filename}：\n" + "\n".join(tried))
             try:
                 read_idx(tmp / filename)
             except DataError as err:
-                raise _DownloadFailed(f"  {filename} arrived but is not usable: {err}") from None
+                raise _DownloadFailed(f"  {filename} 下载下来了，但不能用：{err}") from None
             fetched.append(tmp / filename)
         for src in fetched:
             if _file_in(target, src.name.removesuffix(".gz")) is None:  # never overwrite, even now
                 os.replace(src, target / src.name)
     except OSError as err:
-        raise _DownloadFailed(f"  could not write into {target.parent} ({type(err).__name__}: {err})") from None
+        raise _DownloadFailed(f"  无法写入 {target.parent}（{type(err).__name__}: {err}）") from None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

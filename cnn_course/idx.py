@@ -16,7 +16,7 @@ __all__ = ["DataError", "read_bytes", "read_idx", "write_idx"]
 
 # The third byte of an IDX header names the element type; the course's files all hold unsigned bytes.
 _UBYTE = 0x08
-_TYPE_NAMES = {0x09: "signed bytes", 0x0B: "16-bit ints", 0x0C: "32-bit ints", 0x0D: "floats", 0x0E: "doubles"}
+_TYPE_NAMES = {0x09: "有符号字节", 0x0B: "16 位整数", 0x0C: "32 位整数", 0x0D: "单精度浮点数", 0x0E: "双精度浮点数"}
 
 
 class DataError(RuntimeError):
@@ -31,7 +31,7 @@ def read_bytes(path: str | os.PathLike) -> bytes:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path} does not exist or is not a file")
+        raise DataError(f"{path} 不存在，或者不是文件")
     try:
         if path.suffix == ".gz":
             with gzip.open(path, "rb") as fh:
@@ -39,8 +39,7 @@ def read_bytes(path: str | os.PathLike) -> bytes:
         return path.read_bytes()
     except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as err:
         raise DataError(
-            f"{path} is damaged or incomplete ({type(err).__name__}: {err}). Delete it and copy or "
-            "download the file again."
+            f"{path} 已损坏或不完整（{type(err).__name__}: {err}）。请删除它，然后重新复制或下载这个文件。"
         ) from None
 
 
@@ -58,22 +57,22 @@ def read_idx(path: str | os.PathLike) -> torch.Tensor:
     """
     path = Path(path)
     raw = read_bytes(path)
-    replace = "replace it with the original file"
+    replace = "请用原始文件替换它"
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise DataError(f"{path} is not an IDX file (its first bytes are {raw[:4]!r}); {replace}")
+        raise DataError(f"{path} 不是 IDX 文件（它开头的字节是 {raw[:4]!r}）；{replace}")
     if raw[2] != _UBYTE:
-        kind = _TYPE_NAMES.get(raw[2], f"type code {raw[2]:#04x}")
-        raise DataError(f"{path} is an IDX file of {kind}, but the course reads unsigned bytes only; {replace}")
+        kind = _TYPE_NAMES.get(raw[2], f"类型码 {raw[2]:#04x}")
+        raise DataError(f"{path} 是 IDX 文件，但数据类型是“{kind}”，本课程只读无符号字节（unsigned byte）；{replace}")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if ndim < 1 or len(raw) < header:
-        raise DataError(f"{path} has a truncated header; {replace}")
+        raise DataError(f"{path} 的文件头不完整；{replace}")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     expected = math.prod(dims)
     if len(raw) - header != expected:
         raise DataError(
-            f"{path} holds {len(raw) - header:,} data bytes but its header promises {expected:,} "
-            f"(shape {dims}); the file is incomplete or damaged, {replace}"
+            f"{path} 有 {len(raw) - header:,} 个数据字节，但它的文件头说应当有 {expected:,} 个"
+            f"（形状 {dims}）；文件不完整或已损坏，{replace}"
         )
     array = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
     return torch.from_numpy(array.copy())  # a writable tensor that owns its memory
@@ -96,10 +95,10 @@ def write_idx(path: str | os.PathLike, data: np.ndarray | torch.Tensor) -> Path:
     """
     array = np.asarray(data.detach().cpu() if isinstance(data, torch.Tensor) else data)
     if array.dtype != np.uint8:
-        raise ValueError(f"data must be uint8 (values 0-255), got dtype {array.dtype}; "
-                         "convert it with .astype(np.uint8)")
+        raise ValueError(f"data 必须是 uint8（取值 0-255），传入的 dtype 是 {array.dtype}；"
+                         "请用 .astype(np.uint8) 转换")
     if array.ndim < 1:
-        raise ValueError(f"data must have at least one dimension, got a scalar {array!r}")
+        raise ValueError(f"data 至少要有一个维度，传入的是标量 {array!r}")
     path = Path(path)
     payload = bytes([0, 0, _UBYTE, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
     if path.suffix == ".gz":

@@ -114,15 +114,14 @@ def _read_split(folder: Path, split: str, info: DatasetInfo) -> tuple[torch.Tens
     images, labels = _read_cached(img_path), _read_cached(lbl_path)
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise DataError(
-            f"{img_path} ({tuple(images.shape)}) and {lbl_path} ({tuple(labels.shape)}) do not match: "
-            "expected N images of HxW and N labels; replace them with the original files"
+            f"{img_path}（{tuple(images.shape)}）和 {lbl_path}（{tuple(labels.shape)}）对不上："
+            "应当是 N 张 HxW 的图像和 N 个标签；请用原始文件替换它们"
         )
     if len(labels) == 0:
-        raise DataError(f"{img_path} holds no images; replace it with the original file")
+        raise DataError(f"{img_path} 里没有图像；请用原始文件替换它")
     if int(labels.max()) >= len(info.classes):
-        raise DataError(f"{lbl_path} has label {int(labels.max())}, but {info.name} has {len(info.classes)} classes "
-                        f"(labels 0 to {len(info.classes) - 1}); is it another dataset's file? Replace it with the "
-                        "original file")
+        raise DataError(f"{lbl_path} 里有标签 {int(labels.max())}，但 {info.name} 只有 {len(info.classes)} 个类别"
+                        f"（标签 0 到 {len(info.classes) - 1}）；它是不是另一个数据集的文件？请用原始文件替换它")
     return images, labels
 
 
@@ -143,8 +142,8 @@ def _balanced_indices(labels: torch.Tensor, size: int, num_classes: int, seed: i
     if short:
         c = short[0]
         raise ValueError(
-            f"{name}={size!r}: a class-balanced subset of {size:,} needs {per_class[c]:,} images of class {c}, "
-            f"but only {int(counts[c]):,} exist; use at most {int(counts.min()) * num_classes:,}"
+            f"{name}={size!r}：各类别数量均衡的 {size:,} 张子集需要类别 {c} 的 {per_class[c]:,} 张图像，"
+            f"但它只有 {int(counts[c]):,} 张；最多只能用 {int(counts.min()) * num_classes:,}"
         )
     generator = torch.Generator().manual_seed(seed)
     chosen = []
@@ -171,13 +170,13 @@ def balanced_subset(labels: torch.Tensor, size: int, num_classes: int, seed: int
     """
     if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.dtype in (torch.bool,) \
             or labels.is_floating_point() or labels.is_complex():
-        shown = (f"a tensor of shape {tuple(labels.shape)} and dtype {labels.dtype}"
+        shown = (f"形状为 {tuple(labels.shape)}、dtype 为 {labels.dtype} 的张量"
                  if isinstance(labels, torch.Tensor) else type(labels).__name__)
-        raise ValueError(f"labels must be a 1-D tensor of int labels such as dataset.targets, got {shown}")
+        raise ValueError(f"labels 必须是由整数标签组成的一维张量，例如 dataset.targets，传入的是 {shown}")
     num_classes = check_int(num_classes, "num_classes", 1)
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise ValueError(f"num_classes={num_classes!r} but the labels go from {int(labels.min())} to "
-                         f"{int(labels.max())}; use num_classes={int(labels.max()) + 1}")
+        raise ValueError(f"num_classes={num_classes!r}，但标签从 {int(labels.min())} 到 "
+                         f"{int(labels.max())}；请用 num_classes={int(labels.max()) + 1}")
     size = check_int(size, "size", 1, max(len(labels), 1))
     seed = check_int(seed, "seed", 0, _MAX_SEED)
     return _balanced_indices(labels.cpu(), size, num_classes, seed, "size")
@@ -237,19 +236,19 @@ class TensorLoader:
         origin: str = "",
     ) -> None:
         if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 3 or not len(images):
-            shown = f"shape {tuple(images.shape)}, dtype {images.dtype}" if isinstance(images, torch.Tensor) \
+            shown = f"形状 {tuple(images.shape)}、dtype {images.dtype}" if isinstance(images, torch.Tensor) \
                 else type(images).__name__
-            raise ValueError(f"images must be a non-empty uint8 tensor (N, H, W) of pixel values 0-255, got {shown}")
+            raise ValueError(f"images 必须是非空的 uint8 张量 (N, H, W)，装着 0-255 的像素值，传入的是 {shown}")
         if not isinstance(labels, torch.Tensor) or labels.shape != images.shape[:1] \
                 or labels.is_floating_point() or labels.dtype == torch.bool or labels.device != images.device:
-            shown = f"shape {tuple(labels.shape)}, dtype {labels.dtype}, on {labels.device}" \
+            shown = f"形状 {tuple(labels.shape)}、dtype {labels.dtype}、在 {labels.device} 上" \
                 if isinstance(labels, torch.Tensor) else type(labels).__name__
-            raise ValueError(f"labels must be an int tensor ({len(images)},) on {images.device}, "
-                             f"one label per image, got {shown}")
+            raise ValueError(f"labels 必须是 {images.device} 上形状为 ({len(images)},) 的整数张量，"
+                             f"每张图像一个标签，传入的是 {shown}")
         info = dataset_info(info)
         if int(labels.min()) < 0 or int(labels.max()) >= len(info.classes):
-            raise ValueError(f"labels go from {int(labels.min())} to {int(labels.max())}, but {info.name} "
-                             f"has labels 0 to {len(info.classes) - 1}")
+            raise ValueError(f"labels 从 {int(labels.min())} 到 {int(labels.max())}，但 {info.name} "
+                             f"的标签只有 0 到 {len(info.classes) - 1}")
         self.batch_size, self.size, self.augment, self.seed = _check_options(batch_size, resize, augment, seed)
         self.total = len(labels) if total is None else check_int(total, "total", len(labels))
         self.shuffle = check_bool(shuffle, "shuffle")
@@ -313,23 +312,23 @@ class TensorLoader:
         return self.labels[self._indices(indices).to(self.device)].cpu()
 
     def _indices(self, indices: Any) -> torch.Tensor:
-        wanted = f"positions from 0 to {self.num_examples - 1:,} (an int, a list of ints or an int tensor)"
+        wanted = f"从 0 到 {self.num_examples - 1:,} 的位置（一个整数、整数列表或整数张量）"
         if isinstance(indices, (bool, np.bool_)):
-            raise ValueError(f"indices={indices!r} is a bool; use {wanted}")
+            raise ValueError(f"indices={indices!r} 是布尔值；请用{wanted}")
         try:
             idx = torch.as_tensor(indices)
         except (TypeError, ValueError, RuntimeError):
-            raise ValueError(f"indices={indices!r} are not positions; use {wanted}") from None
+            raise ValueError(f"indices={indices!r} 不是位置；请用{wanted}") from None
         if idx.dtype == torch.bool:
-            raise ValueError(f"indices is a True/False mask; use {wanted}, e.g. mask.nonzero().flatten()")
+            raise ValueError(f"indices 是 True/False 掩码；请用{wanted}，例如 mask.nonzero().flatten()")
         if idx.numel() == 0:
             return idx.reshape(-1).long()
         if idx.is_floating_point() or idx.is_complex():
-            raise ValueError(f"indices={indices!r} are not whole numbers; use {wanted}")
+            raise ValueError(f"indices={indices!r} 不是整数；请用{wanted}")
         idx = idx.reshape(-1).long()
         if int(idx.min()) < 0 or int(idx.max()) >= self.num_examples:
             bad = [i for i in idx.tolist() if not 0 <= i < self.num_examples][:5]
-            raise ValueError(f"indices {bad} are outside this loader's {self.num_examples:,} images; use {wanted}")
+            raise ValueError(f"indices 里的 {bad} 超出了这个加载器的 {self.num_examples:,} 张图像；请用{wanted}")
         return idx
 
     def transform(self, images: torch.Tensor) -> torch.Tensor:
@@ -342,13 +341,13 @@ class TensorLoader:
         """
         if isinstance(images, np.ndarray):
             images = torch.from_numpy(images)
-        wanted = "uint8 images (n, H, W) of pixel values 0-255, as raw_images gives them"
+        wanted = "像素值为 0-255 的 uint8 图像 (n, H, W)，就像 raw_images 给出的那样"
         if not isinstance(images, torch.Tensor):
-            raise ValueError(f"images must be {wanted}, got {type(images).__name__}")
+            raise ValueError(f"images 必须是{wanted}，传入的是 {type(images).__name__}")
         if images.dtype != torch.uint8:
-            raise ValueError(f"images must be {wanted}, got dtype {images.dtype} (already transformed?)")
+            raise ValueError(f"images 必须是{wanted}，传入的 dtype 是 {images.dtype}（已经变换过了？）")
         if images.ndim not in (2, 3):
-            raise ValueError(f"images must be {wanted}, got shape {tuple(images.shape)}")
+            raise ValueError(f"images 必须是{wanted}，传入的形状是 {tuple(images.shape)}")
         return self._to_float(images.reshape(-1, *images.shape[-2:]))
 
     def _to_float(self, images: torch.Tensor) -> torch.Tensor:
@@ -478,8 +477,8 @@ def load_data(
     valid, n = None, sizes["valid"]
     if n is not None:
         if n >= total:
-            raise ValueError(f"valid_size={n!r} leaves no training image: {info.name} has {total:,} training "
-                             f"images; hold out far fewer, e.g. {total // 12:,}")
+            raise ValueError(f"valid_size={n!r} 会让训练图像一张不剩：{info.name} 只有 {total:,} 张训练图像；"
+                             f"请少留出很多，例如 {total // 12:,}")
         held = _balanced_indices(labels, n, len(info.classes), seed, "valid_size")
         keep = torch.ones(total, dtype=torch.bool)
         keep[held] = False
@@ -488,9 +487,9 @@ def load_data(
                      f"class-balanced, held out from the {total:,} training images, seed {seed}")
     train_n = sizes["train"]
     if train_n is not None and train_n > len(pool):
-        rest = f"the {len(pool):,} left after the validation set" if valid is not None else f"the {total:,}"
-        raise ValueError(f"train_size={train_n!r} is more than {rest} training images of {info.name} in "
-                         f"{folder}; use at most {len(pool):,}, or None for all of them")
+        rest = f"留出验证集后剩下的 {len(pool):,} 张" if valid is not None else f"全部 {total:,} 张"
+        raise ValueError(f"train_size={train_n!r} 超过了 {info.name} 的训练图像数（{rest}，在 {folder} 里）；"
+                         f"最多只能用 {len(pool):,}，或者用 None 表示全部")
     origin = "" if n is None else f"the {total:,} training images minus the {n:,} held out"
     if train_n is not None and train_n < len(pool):
         pool = pool[_balanced_indices(labels[pool], train_n, len(info.classes), seed, "train_size")]
@@ -504,8 +503,8 @@ def load_data(
     if test_n is None:
         test = make("test", _copy_to(images, dev), labels, total)
     elif test_n > total:
-        raise ValueError(f"test_size={test_n!r} is more than the {total:,} test images of {info.name} "
-                         f"in {folder}; use at most {total:,}, or None for all of them")
+        raise ValueError(f"test_size={test_n!r} 超过了 {info.name} 的测试图像数（{total:,} 张，在 {folder} 里）；"
+                         f"最多只能用 {total:,}，或者用 None 表示全部")
     else:
         idx = _balanced_indices(labels, test_n, len(info.classes), seed, "test_size")
         test = make("test", images[idx], labels[idx], total)
@@ -538,7 +537,7 @@ def torchvision_dataset(
     info = dataset_info(name)
     train = check_bool(train, "train")
     if transform is not None and not callable(transform):
-        raise ValueError(f"transform={transform!r} is not callable; use e.g. transforms.ToTensor() or None")
+        raise ValueError(f"transform={transform!r} 不能调用；请用 transforms.ToTensor() 之类的变换，或者 None")
     folder = find_data(info, root=root)
     files = [path for split in ("train", "test") for path in split_files(folder, split)]
     for split in ("train", "test"):

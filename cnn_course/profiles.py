@@ -34,7 +34,7 @@ def use_profile(profile: str | None) -> None:
     """
     global _chosen
     if profile is not None and profile not in PROFILES:
-        raise ValueError(f"profile={profile!r} is not a profile; use one of {', '.join(PROFILES)}")
+        raise ValueError(f"profile={profile!r} 不是档位；请用 {'、'.join(PROFILES)} 之一")
     _chosen = profile
 
 
@@ -53,7 +53,7 @@ def get_profile() -> str:
     if value:
         if value not in PROFILES:
             raise ValueError(
-                f"{PROFILE_ENV}={os.environ[PROFILE_ENV]!r} is not a profile; use one of {', '.join(PROFILES)}"
+                f"{PROFILE_ENV}={os.environ[PROFILE_ENV]!r} 不是档位；请用 {'、'.join(PROFILES)} 之一"
             )
         return value
     return "full" if torch.cuda.is_available() else "quick"
@@ -92,30 +92,30 @@ def choose_settings(
     """
     if not isinstance(table, Mapping):
         raise ValueError(
-            f"table must map each profile to its settings, e.g. {{'smoke': {{'epochs': 1}}, ...}}; "
-            f"got {type(table).__name__}"
+            f"table 必须把每个档位对应到它的设置，例如 {{'smoke': {{'epochs': 1}}, ...}}；"
+            f"传入的是 {type(table).__name__}"
         )
     name = get_profile() if profile is None else str(profile).strip().lower()
     if name not in PROFILES:
-        raise ValueError(f"profile={profile!r} is not a profile; use one of {', '.join(PROFILES)}")
+        raise ValueError(f"profile={profile!r} 不是档位；请用 {'、'.join(PROFILES)} 之一")
     missing = [p for p in PROFILES if p not in table]
     if missing:
-        raise ValueError(f"the settings table has no entry for profile(s) {', '.join(missing)}")
+        raise ValueError(f"设置表里没有档位 {'、'.join(missing)} 的设置")
     for p in PROFILES:
         if not isinstance(table[p], Mapping):
-            raise ValueError(f"table[{p!r}] must be a dict of settings such as {{'epochs': 1}}, got {table[p]!r}")
+            raise ValueError(f"table[{p!r}] 必须是装着设置的 dict，例如 {{'epochs': 1}}，传入的是 {table[p]!r}")
         bad = [k for k in table[p] if not (isinstance(k, str) and k.isidentifier()) or k == "profile"]
         if bad:
             raise ValueError(
-                f"table[{p!r}] has the setting name {bad[0]!r}; use Python names such as 'epochs' "
-                "('profile' is taken: it names the chosen profile)"
+                f"table[{p!r}] 里有设置名 {bad[0]!r}；请用 'epochs' 这样的 Python 名字"
+                "（'profile' 已被占用：它表示选中的档位）"
             )
     keys = set(table[PROFILES[0]])
     for p in PROFILES[1:]:
         if set(table[p]) != keys:
             raise ValueError(
-                f"profile {p!r} has keys {sorted(table[p])} but {PROFILES[0]!r} has {sorted(keys)}; "
-                "give every profile the same settings"
+                f"档位 {p!r} 的键是 {sorted(table[p])}，但 {PROFILES[0]!r} 的是 {sorted(keys)}；"
+                "请给每个档位同样的设置"
             )
     settings = Settings(profile=name, **table[name])
     if verbose:

@@ -45,15 +45,15 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"device={device!r} is not a device; use 'cpu', 'cuda', 'mps' or None (auto)") from None
+        raise ValueError(f"device={device!r} 不是设备；请用 'cpu'、'cuda'、'mps' 或 None（自动选择）") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but this machine has no CUDA GPU; use device=None or 'cpu'")
+        raise ValueError(f"device={device!r}，但这台机器没有 CUDA GPU；请用 device=None 或 'cpu'")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise ValueError(
-            f"device={device!r} but this machine has {torch.cuda.device_count()} CUDA device(s); use 'cuda'"
+            f"device={device!r}，但这台机器只有 {torch.cuda.device_count()} 个 CUDA 设备；请用 'cuda'"
         )
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError(f"device={device!r} but Apple MPS is not available here; use device=None or 'cpu'")
+        raise ValueError(f"device={device!r}，但这里用不了 Apple MPS；请用 device=None 或 'cpu'")
     return dev
 
 
@@ -64,7 +64,7 @@ def set_seed(seed: int) -> None:
         ValueError: when ``seed`` is not a non-negative int.
     """
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        raise ValueError(f"seed 必须是非负整数，传入的是 {seed!r}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

@@ -34,7 +34,7 @@ def test_measure_speed_leaves_the_model_and_the_random_state_alone() -> None:
 
 def test_measure_speed_needs_one_batch_more_than_the_timed_steps() -> None:
     measure_speed(tiny_net(), batches(count=3), steps=2)
-    with pytest.raises(ValueError, match="gave 3 batch\\(es\\); measuring 3 step\\(s\\) needs 4"):
+    with pytest.raises(ValueError, match="只给出了 3 个小批量；测量 3 步需要 4 个"):
         measure_speed(tiny_net(), batches(count=3), steps=3)
 
 
@@ -81,12 +81,12 @@ def test_a_real_plan_times_the_batches() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"seconds": 0}, "seconds must be a positive number"),
-        ({"seconds": "150"}, "seconds must be a positive number .*（文本"),
-        ({"seconds": 10, "slowdown": 0.5}, "slowdown must be a number of at least 1"),
+        ({"seconds": 0}, "seconds 必须是正的秒数"),
+        ({"seconds": "150"}, "seconds 必须是正的秒数.*传入的是 '150'（文本"),
+        ({"seconds": 10, "slowdown": 0.5}, "slowdown 必须是至少为 1 的数"),
         ({"seconds": 10, "maximum": 4}, "maximum 必须是至少为 8 的整数，传入的是 4"),
         ({"seconds": 10, "minimum": 99_999}, "minimum 必须是从 1 到 60000 的整数，传入的是 99999"),
-        ({"seconds": 10, "margin": 1.5}, "margin must be a fraction"),
+        ({"seconds": 10, "margin": 1.5}, "margin 必须是预热时速度的一个比例"),
     ],
 )
 def test_plan_rejects_bad_arguments_before_measuring(monkeypatch: pytest.MonkeyPatch, kwargs: dict,
@@ -99,9 +99,9 @@ def test_plan_rejects_bad_arguments_before_measuring(monkeypatch: pytest.MonkeyP
 def test_bad_model_or_data_is_named() -> None:
     with pytest.raises(ValueError, match="model 必须是一个网络"):
         plan_training(nn.Linear, batches(), seconds=10, maximum=100)
-    with pytest.raises(ValueError, match="data_iter must be a loader"):
+    with pytest.raises(ValueError, match="data_iter 必须是带 batch_size 的加载器"):
         plan_training(tiny_net(), 42, seconds=10, maximum=100)
-    with pytest.raises(ValueError, match="data_iter must be a loader"):
+    with pytest.raises(ValueError, match="data_iter 必须是加载器"):
         measure_speed(tiny_net(), 42)
     with pytest.raises(ValueError, match="steps 必须是"):
         measure_speed(tiny_net(), batches(), steps=0)

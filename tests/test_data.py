@@ -132,24 +132,24 @@ def _truncate(path: Path, cut: int) -> None:
 
 
 @pytest.mark.parametrize(("damage", "message"), [
-    (lambda p: _truncate(p, 100), "header promises"),
-    (lambda p: p.write_bytes(b"PK\x03\x04 a zip file"), "not an IDX file"),
-    (lambda p: p.write_bytes(b"\0\0\x0d\x01\0\0\0\x01abcd"), "IDX file of floats"),
-    (lambda p: p.write_bytes(b""), "not an IDX file"),
-    (lambda p: p.write_bytes(b"\0\0\x08\x03\0\0"), "truncated header"),
+    (lambda p: _truncate(p, 100), "有 7,740 个数据字节，但它的文件头说应当有 7,840 个"),
+    (lambda p: p.write_bytes(b"PK\x03\x04 a zip file"), "不是 IDX 文件"),
+    (lambda p: p.write_bytes(b"\0\0\x0d\x01\0\0\0\x01abcd"), "是 IDX 文件，但数据类型是“单精度浮点数”"),
+    (lambda p: p.write_bytes(b""), "不是 IDX 文件"),
+    (lambda p: p.write_bytes(b"\0\0\x08\x03\0\0"), "的文件头不完整"),
 ])
 def test_damaged_idx_file_is_named(tmp_path: Path, damage: Callable[[Path], None], message: str) -> None:
     path = write_idx(tmp_path / "x-idx3-ubyte", np.zeros((10, 28, 28), dtype=np.uint8))
     damage(path)
     with pytest.raises(DataError, match=message) as info:
         read_idx(path)
-    assert str(path) in str(info.value) and "replace it" in str(info.value)
+    assert str(path) in str(info.value) and "请用原始文件替换它" in str(info.value)
 
 
 def test_truncated_gzip_is_named(tmp_path: Path) -> None:
     gz = write_idx(tmp_path / "y-idx3-ubyte.gz", np.zeros((10, 28, 28), dtype=np.uint8))
     _truncate(gz, 20)
-    with pytest.raises(DataError, match="damaged or incomplete") as info:
+    with pytest.raises(DataError, match="已损坏或不完整") as info:
         read_idx(gz)
     assert str(gz) in str(info.value)
 
@@ -157,7 +157,7 @@ def test_truncated_gzip_is_named(tmp_path: Path) -> None:
 def test_damaged_file_in_a_data_folder_is_named(isolated: Path) -> None:
     folder = write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=2, test_per_class=1)
     _truncate(folder / "t10k-images-idx3-ubyte.gz", 30)
-    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz is damaged"):
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz 已损坏"):
         load_data("MNIST", 8, root=isolated / "d", device="cpu")
 
 
@@ -257,7 +257,7 @@ def test_normalize_is_what_load_data_does(isolated: Path) -> None:
     assert torch.equal(raw, kept)  # the input is left alone
     assert torch.allclose(normalize(raw.float() / 255, "fashion-mnist").unsqueeze(1), X)
     assert normalize(torch.full((1,), 255, dtype=torch.uint8)).item() == pytest.approx((1 - 0.1307) / 0.3081)
-    with pytest.raises(ValueError, match="images must be a tensor of uint8 pixel values 0-255 or floats 0-1, got"):
+    with pytest.raises(ValueError, match="images 必须是张量，装着 0-255 的 uint8 像素值或 0-1 的浮点数，传入的是 dtype torch.int32"):
         normalize(raw.int(), "MNIST")
     with pytest.raises(ValueError, match="name='CIFAR'"):
         normalize(raw, "CIFAR")
@@ -324,9 +324,9 @@ def test_a_validation_split_is_held_out_of_the_training_images(isolated: Path) -
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"valid_size": 300}, "valid_size=300 leaves no training image"),
+    ({"valid_size": 300}, "valid_size=300 会让训练图像一张不剩"),
     ({"valid_size": 0}, "valid_size"),
-    ({"valid_size": 50, "train_size": 251}, "train_size=251 is more than the 250 left after the validation set"),
+    ({"valid_size": 50, "train_size": 251}, "train_size=251 超过了 MNIST 的训练图像数（留出验证集后剩下的 250 张，在 "),
 ])
 def test_a_validation_split_that_cannot_be_made_is_refused(isolated: Path, kwargs: dict, message: str) -> None:
     write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=30, test_per_class=10)
@@ -336,13 +336,13 @@ def test_a_validation_split_that_cannot_be_made_is_refused(isolated: Path, kwarg
 
 def test_subset_larger_than_a_class_allows_is_refused() -> None:
     labels = torch.tensor([0] * 5 + [1] * 20)
-    with pytest.raises(ValueError, match=r"size=20: .* needs 10 images of class 0, but only 5 exist; use at most 10"):
+    with pytest.raises(ValueError, match=r"size=20：.*需要类别 0 的 10 张图像，但它只有 5 张；最多只能用 10"):
         balanced_subset(labels, 20, 2)
 
 
 @pytest.mark.parametrize(("labels", "size", "num_classes", "message"), [
-    (torch.tensor([0.0, 1.0]), 1, 2, "1-D tensor of int labels"),
-    (torch.tensor([0, 1, 2]), 1, 2, "num_classes=2 but the labels go from 0 to 2; use num_classes=3"),
+    (torch.tensor([0.0, 1.0]), 1, 2, "由整数标签组成的一维张量"),
+    (torch.tensor([0, 1, 2]), 1, 2, "num_classes=2，但标签从 0 到 2；请用 num_classes=3"),
     (torch.tensor([0, 1]), 3, 2, "size 必须是从 1 到 2 的整数，传入的是 3"),
 ])
 def test_balanced_subset_rejects_bad_arguments(labels: torch.Tensor, size: int, num_classes: int, message: str) -> None:
@@ -360,12 +360,12 @@ def test_raw_images_and_labels(isolated: Path) -> None:
 
 
 @pytest.mark.parametrize(("indices", "message"), [
-    ([99], "outside this loader's 20 images"),
-    ([-1], "outside this loader's 20 images"),
-    ([0.0, 1.5], "not whole numbers"),
-    (torch.ones(20, dtype=torch.bool), "True/False mask"),
-    (True, "is a bool"),
-    ("0", "are not positions"),
+    ([99], "indices 里的 [99] 超出了这个加载器的 20 张图像"),
+    ([-1], "indices 里的 [-1] 超出了这个加载器的 20 张图像"),
+    ([0.0, 1.5], "不是整数"),
+    (torch.ones(20, dtype=torch.bool), "indices 是 True/False 掩码"),
+    (True, "indices=True 是布尔值"),
+    ("0", "indices='0' 不是位置"),
 ])
 def test_raw_images_rejects_what_is_not_a_position(isolated: Path, indices: Any, message: str) -> None:
     write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=2, test_per_class=2)
@@ -381,7 +381,7 @@ def test_transform_refuses_float_images_and_leaves_its_input_alone(isolated: Pat
     before = raw.clone()
     assert test_iter.transform(raw).shape == (2, 1, 28, 28) and torch.equal(raw, before)
     assert test_iter.transform(raw[0]).shape == (1, 1, 28, 28)
-    with pytest.raises(ValueError, match="already transformed"):
+    with pytest.raises(ValueError, match="已经变换过了"):
         test_iter.transform(raw.float() / 255)
 
 
@@ -521,7 +521,7 @@ def test_other_folder_layouts_are_accepted(isolated: Path, root_is: str) -> None
 
 def test_folder_named_after_the_other_dataset_is_not_read_as_this_one(isolated: Path) -> None:
     folder = write_synthetic_dataset(isolated / "d", "FashionMNIST", train_per_class=1, test_per_class=1)
-    with pytest.raises(DataError, match="its path names FashionMNIST; skipped"):
+    with pytest.raises(DataError, match="但路径里写的是 FashionMNIST；已跳过"):
         find_data("MNIST", root=folder, download=False)
 
 
@@ -535,15 +535,15 @@ def test_missing_data_error_lists_places(isolated: Path, monkeypatch: pytest.Mon
     message = str(info.value)
     for place in (isolated / "empty" / "FashionMNIST" / "raw", isolated / "env" / "FashionMNIST" / "raw",
                   isolated / "debian", cache_dir() / "FashionMNIST" / "raw"):
-        assert f"{place}  (" in message
-    assert "download=False" in message and f"set {DATA_ENV}=<folder>" in message
+        assert f"{place}（" in message
+    assert "download=False，所以没有下载" in message and f"设置 {DATA_ENV}=<folder>" in message
     assert "train-images-idx3-ubyte.gz" in message and "apt-get install dataset-fashion-mnist" in message
 
 
 def test_three_of_four_files_names_the_missing_one(isolated: Path) -> None:
     folder = write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=1, test_per_class=1)
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(DataError, match=r"has 3 of the 4 files; missing t10k-labels-idx1-ubyte\(\.gz\)"):
+    with pytest.raises(DataError, match=r"四个文件里只有 3 个；缺少 t10k-labels-idx1-ubyte\(\.gz\)"):
         find_data("MNIST", root=isolated / "d", download=False)
 
 
@@ -552,21 +552,21 @@ def test_root_that_does_not_exist_is_an_error_even_when_the_data_is_elsewhere(
 ) -> None:
     write_synthetic_dataset(isolated / "env", "FashionMNIST", train_per_class=1, test_per_class=1)
     monkeypatch.setenv(DATA_ENV, str(isolated / "env"))
-    with pytest.raises(ValueError, match=r"root='.*typo' does not exist"):
+    with pytest.raises(ValueError, match=r"root='.*typo' 不存在"):
         load_data("FashionMNIST", 8, root=isolated / "typo", device="cpu")
 
 
 def test_mismatched_split_is_reported(isolated: Path) -> None:
     folder = write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=2, test_per_class=1)
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.zeros(3, dtype=np.uint8))
-    with pytest.raises(DataError, match="do not match"):
+    with pytest.raises(DataError, match="对不上"):
         load_data("MNIST", 8, root=isolated / "d", device="cpu")
 
 
 def test_labels_beyond_the_classes_are_reported(isolated: Path) -> None:
     folder = write_synthetic_dataset(isolated / "d", "MNIST", train_per_class=1, test_per_class=1)
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", np.full(10, 42, dtype=np.uint8))
-    with pytest.raises(DataError, match="has label 42, but MNIST has 10 classes"):
+    with pytest.raises(DataError, match="里有标签 42，但 MNIST 只有 10 个类别"):
         load_data("MNIST", 8, root=isolated / "d", device="cpu")
 
 
@@ -596,10 +596,10 @@ def test_download_adds_only_missing_files_and_keeps_the_users(
 
 
 @pytest.mark.parametrize(("mode", "cause"), [
-    ("stall", "timed out: the server sent nothing for 0.5 s"),
-    ("drop", "the connection closed after 1,000 of"),
-    ("corrupt", "the file's MD5 is "),
-    ("missing", "HTTP error 404"),
+    ("stall", "超时：服务器 0.5 s 内没有发来任何数据"),
+    ("drop", "连接在收到 1,000 字节后就关闭了（应有 "),
+    ("corrupt", "文件的 MD5 是 "),
+    ("missing", "HTTP 错误 404"),
 ])
 def test_failed_download_explains_and_leaves_nothing(
     isolated: Path, mirror: Callable[..., _MirrorServer], mode: str, cause: str
@@ -609,8 +609,8 @@ def test_failed_download_explains_and_leaves_nothing(
         load_data("MNIST", 8, device="cpu", download_timeout=0.5)
     message = str(info.value)
     url = f"http://127.0.0.1:{server.server_address[1]}/{mode}/train-images-idx3-ubyte.gz"
-    assert f"tried {url}, got: {cause}" in message
-    assert f"{cache_dir() / 'MNIST' / 'raw'}  (download cache)" in message and "To work offline" in message
+    assert f"试过 {url}，结果：{cause}" in message
+    assert f"{cache_dir() / 'MNIST' / 'raw'}（下载缓存）" in message and "要离线使用" in message
     assert ("download_timeout=" in message) == (mode == "stall")
     assert _everything_under(isolated / "cache") == []
 
@@ -676,7 +676,7 @@ def test_bad_arguments_are_named_with_their_value(
 
 
 def test_unknown_name_suggests_the_close_one() -> None:
-    with pytest.raises(ValueError, match=r"name='fashion' .*did you mean 'FashionMNIST'\?.*'MNIST' or 'FashionMNIST'"):
+    with pytest.raises(ValueError, match=r"name='fashion' .*是不是想写 'FashionMNIST'？.*'MNIST' 或 'FashionMNIST'"):
         load_data("fashion", 8)
 
 
@@ -687,9 +687,9 @@ def test_name_is_case_and_dash_insensitive(isolated: Path) -> None:
 
 
 def test_tensor_loader_rejects_mismatched_tensors() -> None:
-    with pytest.raises(ValueError, match=r"labels must be an int tensor \(3,\)"):
+    with pytest.raises(ValueError, match=r"labels 必须是 cpu 上形状为 \(3,\) 的整数张量"):
         TensorLoader(torch.zeros(3, 28, 28, dtype=torch.uint8), torch.zeros(2, dtype=torch.long),
                      batch_size=2, shuffle=False, info="MNIST")
-    with pytest.raises(ValueError, match="images must be a non-empty uint8 tensor"):
+    with pytest.raises(ValueError, match="images 必须是非空的 uint8 张量"):
         TensorLoader(torch.zeros(3, 28, 28), torch.zeros(3, dtype=torch.long), batch_size=2, shuffle=False,
                      info="MNIST")

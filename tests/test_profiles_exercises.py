@@ -36,20 +36,20 @@ def test_a_profile_given_to_choose_settings_wins(monkeypatch: pytest.MonkeyPatch
 
 def test_bad_profile_in_the_environment_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(PROFILE_ENV, "fast")
-    with pytest.raises(ValueError, match=f"{PROFILE_ENV}='fast' is not a profile; use one of smoke, quick, full"):
+    with pytest.raises(ValueError, match=f"{PROFILE_ENV}='fast' 不是档位；请用 smoke、quick、full 之一"):
         choose_settings(TABLE)
 
 
 @pytest.mark.parametrize(
     "table, profile, message",
     [
-        (TABLE, "turbo", "profile='turbo' is not a profile"),
-        ([1, 2, 3], "smoke", "table must map each profile to its settings.*got list"),
-        ({"smoke": {}, "quick": {}}, "smoke", "no entry for profile.*full"),
-        ({**TABLE, "full": {"epochs": 10}}, "full", "same settings"),
-        ({**TABLE, "quick": 3}, "quick", r"table\['quick'\] must be a dict of settings"),
-        ({p: {"profile": p} for p in TABLE}, "smoke", "setting name 'profile'.*'profile' is taken"),
-        ({p: {"train size": 1} for p in TABLE}, "smoke", "setting name 'train size'; use Python names"),
+        (TABLE, "turbo", "profile='turbo' 不是档位"),
+        ([1, 2, 3], "smoke", "table 必须把每个档位对应到它的设置.*传入的是 list"),
+        ({"smoke": {}, "quick": {}}, "smoke", "设置表里没有档位 full 的设置"),
+        ({**TABLE, "full": {"epochs": 10}}, "full", "请给每个档位同样的设置"),
+        ({**TABLE, "quick": 3}, "quick", r"table\['quick'\] 必须是装着设置的 dict"),
+        ({p: {"profile": p} for p in TABLE}, "smoke", "设置名 'profile'.*'profile' 已被占用"),
+        ({p: {"train size": 1} for p in TABLE}, "smoke", "设置名 'train size'；请用 'epochs' 这样的 Python 名字"),
     ],
 )
 def test_bad_settings_are_refused(table: object, profile: str, message: str) -> None:

@@ -163,7 +163,7 @@ def test_the_runners_setup_chooses_the_profile_and_the_results_file(
     (saved,) = read_results(target)
     assert cfg.profile == "smoke" and saved.chapter == "03_tiny" and saved.profile == "smoke"
     assert cnn_course.get_profile() == "full"  # use_profile(None) gives the environment back
-    with pytest.raises(ValueError, match="profile='turbo' is not a profile"):
+    with pytest.raises(ValueError, match="profile='turbo' 不是档位"):
         profiles.use_profile("turbo")
 
 
@@ -317,7 +317,7 @@ def test_bad_profile_in_the_environment_gets_one_line(
 ) -> None:
     monkeypatch.setenv(PROFILE_ENV, "fast")
     assert main(["run", "--notebooks", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
-    assert capsys.readouterr().err == f"error: {PROFILE_ENV}='fast' is not a profile; use one of smoke, quick, full\n"
+    assert capsys.readouterr().err == f"error: {PROFILE_ENV}='fast' 不是档位；请用 smoke、quick、full 之一\n"
 
 
 # --------------------------------------------------------------------------- real runs
