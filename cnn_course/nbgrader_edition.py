@@ -7,7 +7,8 @@ in ``COURSE``, then writes the students' copy to ``COURSE/release/``. In each ch
 * every exercise becomes an answer cell (nbgrader ``solution``) and an autograder test cell (``grade``,
   locked, with points). The answer cell holds the answer between ``### BEGIN SOLUTION`` and
   ``### END SOLUTION``: a question's answer assigned to ``answer_NN_k``, or a coding exercise's reference
-  code inside the skeleton's signature and docstring. The test cell calls ``cnn_course.check`` and raises
+  code inside the skeleton's signature and docstring (or, for code to fix, the whole reference, below a
+  read-only copy of the code). The test cell calls ``cnn_course.check`` and raises
   AssertionError with the check's diagnosis when it fails, so the diagnosis reaches the student's feedback;
 * every other cell is read-only (``locked``). The lesson's code cells, all but the first (the imports),
   carry the ``skip-execution`` tag, which nbgrader's executor (nbclient) honours: autograding runs the
@@ -217,14 +218,16 @@ def nbgrader_notebook(notebook: dict[str, Any], name: str = "notebook") -> dict[
     """Return a copy of ``notebook`` (a chapter as loaded with ``json.load``) in nbgrader's source format.
 
     Each exercise's cells become a locked title with the task and its points, an answer cell with a solution
-    region, and a locked autograder test cell; every other cell is locked, and the lesson's code cells after
-    the first carry the ``skip-execution`` tag. Answer and test cells have no outputs; the lesson keeps its
-    outputs (``nbgrader generate_assignment`` clears them in the students' copy). ``notebook`` is not modified.
+    region, and a locked autograder test cell (a coding exercise that gives code to fix rather than ``...``
+    bodies to write shows that code in a read-only cell above the answer cell); every other cell is locked,
+    and the lesson's code cells after the first carry the ``skip-execution`` tag. Answer and test cells have
+    no outputs; the lesson keeps its outputs (``nbgrader generate_assignment`` clears them in the students'
+    copy). ``notebook`` is not modified.
 
     Raises:
         ValueError: when the notebook has no exercises; when its exercise cells do not follow the pattern of
-            :mod:`cnn_course.answers` or use an unknown key; when a coding skeleton has no ``...`` body for the
-            reference code; or when two cells would share a grade_id.
+            :mod:`cnn_course.answers` or use an unknown key; when the reference code lacks a function a
+            skeleton leaves to write; or when two cells would share a grade_id.
     """
     registry = exercises()
     sites = find_exercises(notebook, name)
@@ -276,7 +279,7 @@ def nbgrader_notebook(notebook: dict[str, Any], name: str = "notebook") -> dict[
                                                f"{answer} = {item.answer!r}", END]),
                  _metadata(f"{site.key}-answer", solution=True))
             after[site.check] = _code_cell(f"{answer_id}-check", _TEST.format(key=site.key, answer=answer),
-                                              _metadata(f"{site.key}-check", grade=True, locked=True, points=points))
+                                           _metadata(f"{site.key}-check", grade=True, locked=True, points=points))
         _set(title, _source(title).rstrip() + task, _metadata(title.get("id") or f"cell-{site.title}", locked=True))
     converted["cells"] = []
     for index, cell in enumerate(cells):
