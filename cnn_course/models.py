@@ -15,7 +15,8 @@ still edit, the full architecture. Editing a chapter's copy in a clone changes n
 maintainer who changes one must change the other, and the test says so.
 
 Definitions shown in a chapter: ``LeNet`` and ``init_xavier`` (chapter 3), ``AlexNet``, ``init_he``,
-``VGGBlock`` and ``VGG`` (chapter 4), ``SlimAlexNet`` (appendix 04a), ``Inception``, ``GoogLeNet``, ``PaperInception`` and ``PaperGoogLeNet``
+``VGGBlock`` and ``VGG`` (chapter 4), ``SlimAlexNet`` (appendix 04a), ``Inception``, ``GoogLeNet``,
+``PaperInception`` and ``PaperGoogLeNet``
 (chapter 5), ``ResidualBlock`` and ``ResNet`` (chapter 6), ``DepthwiseSeparable`` and ``MobileNet``
 (chapter 7). Later chapters and chapter 4's cost table import the rest from here.
 
@@ -150,9 +151,10 @@ class SlimAlexNet(nn.Module):
         if not isinstance(hidden, int) or isinstance(hidden, bool) or hidden < 1:
             raise ValueError(f"hidden 必须是正整数，例如 1024，收到的是 {hidden!r}")
 
-        def conv(c_in: int, c_out: int, **kwargs: int) -> list[nn.Module]:
+        def conv(c_in: int, c_out: int, kernel_size: int, stride: int = 1, padding: int = 0) -> list[nn.Module]:
             # no bias: the batch normalization that follows has its own shift
-            return [nn.Conv2d(c_in, c_out, bias=False, **kwargs), nn.BatchNorm2d(c_out), nn.ReLU()]
+            return [nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=padding, bias=False),
+                    nn.BatchNorm2d(c_out), nn.ReLU()]
 
         features = nn.Sequential(
             *conv(1, 96, kernel_size=11, stride=4, padding=1), nn.MaxPool2d(kernel_size=3, stride=2),
