@@ -34,10 +34,10 @@ def describe(value: Any) -> str:
     if isinstance(value, (float, np.floating)):
         return f"{value!r}（不是整数）" if not float(value).is_integer() else f"{value!r}（浮点数）"
     if isinstance(value, type):
-        return f"类 {value.__name__}"
+        return f"{value.__name__} 类"
     text = repr(value)
     if len(text) > 80:
-        text = f"一个 {type(value).__name__} 对象"
+        text = f"{type(value).__name__} 对象"
     return text
 
 

@@ -158,7 +158,7 @@ class LivePlot(Callback):
 
     def on_train_begin(self, history: History) -> None:
         if not in_notebook():
-            raise RuntimeError("LivePlot draws in a notebook only; outside one use cnn_course.plot_losses(history)")
+            raise RuntimeError("LivePlot 只能在笔记本里绘图；在笔记本之外请用 cnn_course.plot_losses(history)")
         draw_history(self.fig, history)
         self._output.show(self._image())
         self._last = time.perf_counter()

@@ -54,7 +54,7 @@ def draw_shape_grid(report: ShapeReport) -> Figure:
         ValueError: when ``report`` is not a :class:`ShapeReport`.
     """
     if not isinstance(report, ShapeReport):
-        raise ValueError(f"report must be a ShapeReport from shape_report(...), got {describe(report)}")
+        raise ValueError(f"report 必须是 shape_report(...) 给出的 ShapeReport，传入的是 {describe(report)}")
     r = report
     h, w = max(r.height, 1), max(r.width, 1)
     p = max(r.padding, 0)
@@ -159,7 +159,7 @@ def draw_step(walk: WindowWalk, index: int) -> Figure:
         ValueError: for a bad ``walk`` or an ``index`` out of range.
     """
     if not isinstance(walk, WindowWalk):
-        raise ValueError(f"walk must be a WindowWalk from window_steps(...), got {describe(walk)}")
+        raise ValueError(f"walk 必须是 window_steps(...) 给出的 WindowWalk，传入的是 {describe(walk)}")
     index = check_int(index, "index", 0, len(walk) - 1)
     step = walk[int(index)]
     hp, wp = walk.padded.shape
@@ -227,7 +227,7 @@ def draw_receptive_field(region: Any, image: Any = None) -> Figure:
         ValueError: when ``region`` is not a Region or ``image`` is not one 2-D picture.
     """
     if not isinstance(region, Region):
-        raise ValueError(f"region must be a Region from input_region(...), got {describe(region)}")
+        raise ValueError(f"region 必须是 input_region(...) 给出的 Region，传入的是 {describe(region)}")
     r = region
     h, w = r.input_size
     picture = None
@@ -277,10 +277,14 @@ def draw_receptive_field(region: Any, image: Any = None) -> Figure:
 
 
 def draw_message(message: str) -> Figure:
-    """A small figure that says a setting has no picture, for widgets to show beside an error text."""
+    """A small figure that says a setting has no picture, for widgets to show beside an error text.
+
+    The message itself is drawn only when it is plain ASCII: the package's messages are Chinese, which
+    matplotlib's default font cannot draw, and the widget shows them as text beside the figure anyway.
+    """
     fig = Figure(figsize=(6, 1.2))
     ax = fig.subplots()
     ax.axis("off")
-    ax.text(0.5, 0.5, textwrap.fill(f"no picture: {message}", 90), ha="center", va="center", fontsize=9,
-            color="tab:red")
+    text = f"no picture: {message}" if message.isascii() else "no picture for this setting: see the message"
+    ax.text(0.5, 0.5, textwrap.fill(text, 90), ha="center", va="center", fontsize=9, color="tab:red")
     return fig

@@ -103,7 +103,7 @@ class ShapeReport:
         )
         lines = [head, f"输入 (C, H, W) = {self.input_shape}"]
         if self.error is not None:
-            lines.append(f"✘ 这组设置不可行:{self.error}")
+            lines.append(f"✘ 这组设置不可行：{self.error}")
             if self.formula_height:
                 lines.append(self.formula_height)
             return "\n".join(lines)
@@ -175,7 +175,7 @@ def shape_report(
     ceil_mode = check_bool(ceil_mode, "ceil_mode")
     bias = check_bool(bias, "bias")
     if ceil_mode and mode == "conv":
-        raise ValueError("ceil_mode applies to pooling only; use mode='max' or mode='avg', or ceil_mode=False")
+        raise ValueError("ceil_mode 只用于汇聚；请用 mode='max' 或 mode='avg'，或者 ceil_mode=False")
 
     k, p, s, d = v["kernel_size"], v["padding"], v["stride"], v["dilation"]
     c_in = v["in_channels"]
@@ -185,9 +185,9 @@ def shape_report(
     size: Any = None
     for name in ("in_channels", "out_channels") if mode == "conv" else ("in_channels",):
         if v[name] < 1:
-            error = f"{name} must be at least 1, got {v[name]}"
+            error = f"{name} 必须是至少为 1 的整数，传入的是 {v[name]}"
     if error is None and mode == "avg" and d != 1:
-        error = f"nn.AvgPool2d has no dilation; set dilation=1 (got {d}) or use mode='max'"
+        error = f"nn.AvgPool2d 没有 dilation；请设 dilation=1（传入的是 {d}），或者用 mode='max'"
     if error is None:
         try:
             size = _out_size(mode, v["height"], v["width"], k, p, s, d, ceil_mode)
@@ -316,14 +316,14 @@ def as_2d(value: Any, name: str) -> torch.Tensor:
         tensor = torch.as_tensor(value, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError):
         raise ValueError(
-            f"{name} must be a 2-D tensor or nested list of numbers such as [[1, 2], [3, 4]], got {describe(value)}"
+            f"{name} 必须是二维张量或由数字组成的嵌套列表，例如 [[1, 2], [3, 4]]，传入的是 {describe(value)}"
         ) from None
     while tensor.dim() > 2 and tensor.shape[0] == 1:
         tensor = tensor[0]
     if tensor.dim() != 2 or tensor.numel() == 0:
         raise ValueError(
-            f"{name} must be 2-D (height, width), got shape {tuple(tensor.shape)}; "
-            f"for one channel of a batch use {name}[0, 0]"
+            f"{name} 必须是二维的 (height, width)，传入的形状是 {tuple(tensor.shape)}；"
+            f"要取一个小批量里第一张图像的第一个通道，请用 {name}[0, 0]"
         )
     return tensor
 
@@ -333,7 +333,7 @@ def _check_bias(bias: Any) -> float:
     if isinstance(bias, torch.Tensor) and bias.numel() == 1 and not bias.is_complex() and bias.dtype != torch.bool:
         bias = bias.item()
     if isinstance(bias, (bool, str)) or not isinstance(bias, Real) or not math.isfinite(bias):
-        raise ValueError(f"bias must be a finite number such as 0.5, got {describe(bias)}")
+        raise ValueError(f"bias 必须是有限的数，例如 0.5，传入的是 {describe(bias)}")
     return float(bias)
 
 
@@ -375,12 +375,12 @@ def window_steps(
     dilation = check_int(dilation, "dilation")
     if mode == "conv":
         if kernel is None:
-            raise ValueError("kernel is required for mode='conv': pass a (K, K) tensor, e.g. torch.ones(3, 3)")
+            raise ValueError("mode='conv' 需要 kernel：请传入一个 (K, K) 张量，例如 torch.ones(3, 3)")
         if kernel_size is not None:
-            raise ValueError("kernel_size is for pooling; for mode='conv' the kernel's own size is used")
+            raise ValueError("kernel_size 是给汇聚用的；mode='conv' 时用 kernel 自己的大小")
         K = as_2d(kernel, "kernel")
         if K.shape[0] != K.shape[1]:
-            raise ValueError(f"kernel must be square (K, K), got shape {tuple(K.shape)}")
+            raise ValueError(f"kernel 必须是方的 (K, K)，传入的形状是 {tuple(K.shape)}")
         k = K.shape[0]
         stride = 1 if stride is None else check_int(stride, "stride")
         bias = _check_bias(bias)
@@ -389,15 +389,15 @@ def window_steps(
     else:
         if kernel is not None:
             raise ValueError(
-                f"kernel is for mode='conv'; pooling has no kernel weights, use kernel_size= for mode={mode!r}"
+                f"kernel 是给 mode='conv' 用的；汇聚没有卷积核权重，mode={mode!r} 时请用 kernel_size="
             )
         if bias:
-            raise ValueError(f"bias is for mode='conv'; pooling adds no bias (got bias={bias!r})")
+            raise ValueError(f"bias 是给 mode='conv' 用的；汇聚不加偏置（传入的是 bias={bias!r}）")
         K = None
         k = 2 if kernel_size is None else check_int(kernel_size, "kernel_size")
         stride = k if stride is None else check_int(stride, "stride")
         if mode == "avg" and dilation != 1:
-            raise ValueError(f"dilation must be 1 for mode='avg' (nn.AvgPool2d has none), got {dilation}")
+            raise ValueError(f"mode='avg' 时 dilation 必须是 1（nn.AvgPool2d 没有 dilation），传入的是 {dilation}")
         oh, ow = _out_size(mode, X.shape[0], X.shape[1], k, padding, stride, dilation, False)
         fill = float("-inf") if mode == "max" else 0.0
         bias = 0.0

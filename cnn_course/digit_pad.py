@@ -57,7 +57,7 @@ __all__ = [
 def plot_digit_steps(steps: DigitSteps) -> Figure:
     """Show the preprocessing side by side: the raw drawing, the 20x20 fit and the centred 28x28 image."""
     if not isinstance(steps, DigitSteps):
-        raise ValueError(f"steps must be the DigitSteps returned by preprocess_digit, got {type(steps).__name__}")
+        raise ValueError(f"steps 必须是 preprocess_digit 返回的 DigitSteps，传入的是 {type(steps).__name__}")
     fig, (ax_raw, ax_fit, ax_img) = plt.subplots(1, 3, figsize=(7.5, 2.9))
     h, w = steps.raw.shape
     ax_raw.imshow(steps.raw, cmap="gray", vmin=0, vmax=1)
@@ -209,18 +209,17 @@ class DigitPad:
         try:
             import ipycanvas
         except ImportError:
-            raise ImportError("the drawing pad needs the ipycanvas package: run  pip install ipycanvas  and restart "
-                              "the kernel") from None
+            raise ImportError("画板需要 ipycanvas 包：请运行  pip install ipycanvas  然后重启内核（kernel）") from None
         import ipywidgets as widgets
 
         from .widgets import Controls
 
         if not isinstance(model, nn.Module):
-            raise ValueError(f"model must be a torch.nn.Module such as the trained LeNet, got {type(model).__name__}")
+            raise ValueError(f"model 必须是 torch.nn.Module，例如训练好的 LeNet，传入的是 {type(model).__name__}")
         if isinstance(interval, bool) or not isinstance(interval, (int, float)) or not 0 <= interval <= 10:
-            raise ValueError(f"interval must be a number of seconds from 0 to 10, got {interval!r}")
+            raise ValueError(f"interval 必须是 0 到 10 之间的秒数，传入的是 {interval!r}")
         if not isinstance(sample, bool):
-            raise ValueError(f"sample must be True or False, got {sample!r}")
+            raise ValueError(f"sample 必须是 True 或 False，传入的是 {sample!r}")
         rasterize_strokes([], size, line_width)  # checks size and line_width
         self.model, self.data_iter = model, data_iter
         self.size, self.line_width, self.interval = size, line_width, float(interval)
@@ -295,9 +294,9 @@ class DigitPad:
             self.steps = preprocess_digit(self.drawing())
         except EmptyDrawingError as err:
             too_small = isinstance(err, DrawingTooSmallError)
-            self.message = ("画布是空的:按住鼠标左键,在黑色画布上写一个 0–9 的数字。" if not self.strokes
-                            else "字太小了,看不清:把数字写大一点(至少占画布的七分之一)。" if too_small
-                            else "笔画太细或太淡,缩小到 20×20 后就看不见了:写粗一点、大一点。")
+            self.message = ("画布是空的：按住鼠标左键，在黑色画布上写一个 0–9 的数字。" if not self.strokes
+                            else "字太小了，看不清：把数字写大一点（至少占画布的七分之一）。" if too_small
+                            else "笔画太细或太淡，缩小到 20×20 后就看不见了：写粗一点、大一点。")
             self.status.value = f"<p style='color:#555'>{self.message}</p>"
             self._show(_pad_picture(None, None, "too small to read: draw the digit larger" if too_small
                                     else "draw a digit on the canvas"))
@@ -327,7 +326,7 @@ class DigitPad:
             try:
                 callback(*args)
             except Exception as err:  # a widget callback has nobody to raise to
-                self.message = f"出错了:{type(err).__name__}: {err}"
+                self.message = f"出错了：{type(err).__name__}: {err}"
                 self.status.value = f"<p style='color:#b00'>{html.escape(self.message)}</p>"
 
         return wrapped

@@ -55,36 +55,36 @@ def _image_array(image: Any, name: str, shape: tuple[int, int] | None = None) ->
         image = image.detach().cpu().numpy()
     if not isinstance(image, np.ndarray):
         raise ValueError(
-            f"{name} must be a 2-D numpy array or torch tensor (uint8 0..255 or float 0..1), "
-            f"got {type(image).__name__}"
+            f"{name} 必须是二维的 numpy 数组或 torch 张量（uint8 0..255 或 float 0..1），"
+            f"传入的是 {type(image).__name__}"
         )
     if image.ndim != 2 or min(image.shape) < 1:
         raise ValueError(
-            f"{name} must be one 2-D grayscale image (height, width), got shape {tuple(image.shape)}; "
-            "for an RGBA canvas image take one channel, e.g. image[..., 3]"
+            f"{name} 必须是一张二维灰度图像 (height, width)，传入的形状是 {tuple(image.shape)}；"
+            "画布给出的 RGBA 图像请取一个通道，例如 image[..., 3]"
         )
     if shape is not None and tuple(image.shape) != shape:
         raise ValueError(
-            f"{name} must have shape {shape}, got {tuple(image.shape)}; "
-            "preprocess a drawing with preprocess_digit(...).image first"
+            f"{name} 的形状必须是 {shape}，传入的是 {tuple(image.shape)}；"
+            "请先用 preprocess_digit(...).image 预处理手写的数字"
         )
     if image.dtype.kind in "iu":
         smallest, largest = int(image.min()), int(image.max())
         if smallest < 0 or largest > 255:
-            raise ValueError(f"{name} holds integers from {smallest} to {largest}; integer images must lie in 0..255")
+            raise ValueError(f"{name} 里的整数从 {smallest} 到 {largest}；整数图像的值必须在 0..255 之间")
         return image.astype(np.float64) / 255.0
     if image.dtype.kind != "f":
         raise ValueError(
-            f"{name} must hold integers 0..255 (e.g. uint8) or floats 0..1, got dtype {image.dtype}"
+            f"{name} 里必须是 0..255 的整数（例如 uint8）或 0..1 的浮点数，传入的 dtype 是 {image.dtype}"
         )
     values = image.astype(np.float64)
     if not np.isfinite(values).all():
-        raise ValueError(f"{name} holds NaN or infinite values; use numbers from 0 to 1")
+        raise ValueError(f"{name} 里有 NaN 或无穷大的值；请用 0 到 1 之间的数")
     low, high = float(values.min()), float(values.max())
     if low < -1e-6 or high > 1 + 1e-6:  # allow float32 rounding, e.g. after a resize
         raise ValueError(
-            f"{name} holds float values from {low:.6g} to {high:.6g}; float images must lie in [0, 1] "
-            "(divide 0..255 values by 255, or pass them as uint8)"
+            f"{name} 里的浮点数从 {low:.6g} 到 {high:.6g}；浮点图像的值必须在 [0, 1] 之间"
+            "（把 0..255 的值除以 255，或者以 uint8 传入）"
         )
     return np.clip(values, 0.0, 1.0)
 
@@ -110,11 +110,11 @@ def rasterize_strokes(
     from PIL import Image, ImageDraw
 
     if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= 4096:
-        raise ValueError(f"size must be an int from 8 to 4096 pixels, got {size!r}")
+        raise ValueError(f"size 必须是从 8 到 4096 的整数（像素），传入的是 {size!r}")
     if isinstance(line_width, bool) or not isinstance(line_width, (int, float)) or not 1 <= line_width <= size:
-        raise ValueError(f"line_width must be a number from 1 to size={size}, got {line_width!r}")
+        raise ValueError(f"line_width 必须是从 1 到 size={size} 的数，传入的是 {line_width!r}")
     if isinstance(strokes, (str, bytes)) or not isinstance(strokes, Sequence):
-        raise ValueError(f"strokes must be a list of strokes, each a list of (x, y) points, got {strokes!r:.80}")
+        raise ValueError(f"strokes 必须是由笔画组成的列表，每一笔是由 (x, y) 点组成的列表，传入的是 {strokes!r:.80}")
     canvas = Image.new("L", (size, size), 0)
     pen = ImageDraw.Draw(canvas)
     radius = line_width / 2
@@ -122,9 +122,10 @@ def rasterize_strokes(
         try:
             points = [(float(x), float(y)) for x, y in stroke]
         except (TypeError, ValueError):
-            raise ValueError(f"stroke {i} must be a list of (x, y) number pairs, got {stroke!r:.80}") from None
+            raise ValueError(f"第 {i} 笔（stroke {i}）必须是由 (x, y) 数对组成的列表，"
+                             f"传入的是 {stroke!r:.80}") from None
         if points and not np.isfinite(np.asarray(points)).all():
-            raise ValueError(f"stroke {i} holds NaN or infinite coordinates; use numbers")
+            raise ValueError(f"第 {i} 笔（stroke {i}）里有 NaN 或无穷大的坐标；请用有限的数")
         if len(points) > 1:
             pen.line(points, fill=255, width=max(1, round(line_width)), joint="curve")
         for x, y in points:  # round caps and joins, and single-point dots
@@ -198,21 +199,20 @@ def preprocess_digit(drawing: Any) -> DigitSteps:
     ink = raw >= INK_THRESHOLD
     if not ink.any():
         raise EmptyDrawingError(
-            f"the drawing is empty: no pixel reaches brightness {INK_THRESHOLD} (of 1); draw a digit "
-            "in light ink on the dark background"
+            f"画面是空的：没有哪个像素的亮度达到 {INK_THRESHOLD}（满分 1）；请在深色背景上用浅色笔画写一个数字"
         )
     if ink.mean() > 0.5:
         raise ValueError(
-            f"{100 * ink.mean():.0f} % of the drawing is bright: it looks like dark ink on a light background; "
-            "MNIST digits are light on dark, so pass 255 - drawing (uint8) or 1 - drawing (float)"
+            f"画面有 {100 * ink.mean():.0f} % 是亮的：看起来是浅色背景上的深色笔画；MNIST 的数字是深色背景上的"
+            "浅色笔画，所以请传入 255 - drawing（uint8）或 1 - drawing（float）"
         )
     rows, cols = np.nonzero(ink)
     top, bottom, left, right = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
     ink_h, ink_w = ((bottom - top) * FIELD_SIZE / max(raw.shape), (right - left) * FIELD_SIZE / max(raw.shape))
     if max(ink_h, ink_w) < MIN_INK:
         raise DrawingTooSmallError(
-            f"the drawing is too small to read: its ink spans {ink_h:.1f} x {ink_w:.1f} pixels at 28x28, under "
-            f"{MIN_INK} in both directions, so scaled up to 20x20 it would be a blob; draw the digit larger"
+            f"写得太小，认不出来：缩到 28x28 时笔画只占 {ink_h:.1f} x {ink_w:.1f} 个像素，两个方向都不到 "
+            f"{MIN_INK}，放大到 20x20 就成了一团；请把数字写大一点"
         )
     crop = raw[top:bottom, left:right]
     height, width = crop.shape
@@ -223,7 +223,7 @@ def preprocess_digit(drawing: Any) -> DigitSteps:
                             align_corners=False, antialias=True)[0, 0].numpy()
     tight = np.rint(np.clip(resized, 0.0, 1.0) * 255).astype(np.uint8)
     if not tight.any():
-        raise EmptyDrawingError("the strokes are too faint or thin to survive scaling to 20x20; draw thicker lines")
+        raise EmptyDrawingError("笔画太淡或太细，缩小到 20x20 后就看不见了；请写粗一点")
     fitted = np.zeros((FIT_SIZE, FIT_SIZE), dtype=np.uint8)
     fy, fx = (FIT_SIZE - new_h) // 2, (FIT_SIZE - new_w) // 2
     fitted[fy:fy + new_h, fx:fx + new_w] = tight
@@ -286,26 +286,26 @@ def predict_digit(model: nn.Module, image: Any, data_iter: Any = None) -> DigitP
             or size: the message names what it takes); a model that does not return one row of scores.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module such as the trained LeNet, got {type(model).__name__}")
+        raise ValueError(f"model 必须是 torch.nn.Module，例如训练好的 LeNet，传入的是 {type(model).__name__}")
     conv = next(((name, m) for name, m in model.named_modules() if isinstance(m, nn.Conv2d)), None)
     if conv is None:
-        raise ValueError("model has no nn.Conv2d layer, so there are no C1 feature maps to show; pass a CNN")
+        raise ValueError("model 没有 nn.Conv2d 层，所以没有 C1 特征图可以显示；请传入卷积神经网络")
     pixels = _image_array(image, "image", (FIELD_SIZE, FIELD_SIZE))
     uint8 = torch.from_numpy(np.rint(pixels * 255).astype(np.uint8))[None]  # (1, 28, 28), as in the files
     if data_iter is None:  # the MNIST loader's own transform: one normalisation in the package
         data_iter = TensorLoader(uint8, torch.zeros(1, dtype=torch.long), batch_size=1, shuffle=False, info="MNIST")
     elif not callable(getattr(data_iter, "transform", None)) or not hasattr(data_iter, "classes"):
         raise ValueError(
-            "data_iter must be an iterator from cnn_course.load_data (e.g. test_iter): its transform "
-            f"normalises like the training data; got {type(data_iter).__name__}"
+            "data_iter 必须是 cnn_course.load_data 返回的迭代器（例如 test_iter）：它的 transform 会像训练数据那样"
+            f"做标准化；传入的是 {type(data_iter).__name__}"
         )
     X = data_iter.transform(uint8.to(data_iter.device)).cpu()
     classes: tuple[str, ...] = tuple(data_iter.classes)
     if conv[1].in_channels != X.shape[1]:
         raise ValueError(
-            f"model takes {conv[1].in_channels}-channel images (its first convolution, {conv[0]}, has "
-            f"in_channels={conv[1].in_channels}), but a drawn digit is {X.shape[1]} grayscale channel; "
-            "use a model trained on 1-channel 28x28 digits, such as the chapter's LeNet"
+            f"model 接收 {conv[1].in_channels} 通道的图像（它的第一个卷积层 {conv[0]} 的 "
+            f"in_channels={conv[1].in_channels}），但手写的数字只有 {X.shape[1]} 个灰度通道；"
+            "请用在单通道 28x28 数字上训练的模型，例如本章的 LeNet"
         )
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
@@ -321,17 +321,17 @@ def predict_digit(model: nn.Module, image: Any, data_iter: Any = None) -> DigitP
         if fits is None:
             raise  # not a question of size: the model's own error says more
         raise ValueError(
-            f"model cannot take the drawing as a {X.shape[1]}x{X.shape[2]}x{X.shape[3]} image "
-            f"({str(err).splitlines()[0]}); it runs on {fits}x{fits} images: pass the load_data iterator that "
-            f"resizes to them as data_iter (load_data(..., resize={fits})), or use a model built for 28x28 "
-            "digits, such as the chapter's LeNet"
+            f"model 接收不了 {X.shape[1]}x{X.shape[2]}x{X.shape[3]} 的手写图像"
+            f"（{str(err).splitlines()[0]}）；它运行在 {fits}x{fits} 的图像上：请把缩放到这个尺寸的 load_data "
+            f"迭代器作为 data_iter 传入（load_data(..., resize={fits})），或者用为 28x28 数字设计的模型，"
+            "例如本章的 LeNet"
         ) from None
     finally:
         hook.remove()
         model.train(was_training)
     if not isinstance(scores, torch.Tensor) or scores.ndim != 2 or scores.shape != (1, len(classes)):
         shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
-        raise ValueError(f"model must return scores of shape (1, {len(classes)}) for one image, got {shape}")
+        raise ValueError(f"对一张图像，model 必须返回形状为 (1, {len(classes)}) 的分数，它返回的是 {shape}")
     probabilities = torch.softmax(scores.double().cpu(), dim=1)[0].numpy()
     return DigitPrediction(probabilities=probabilities, label=int(probabilities.argmax()), classes=classes,
                            feature_maps=captured[-1][0].numpy())

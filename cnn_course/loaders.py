@@ -171,8 +171,8 @@ def balanced_subset(labels: torch.Tensor, size: int, num_classes: int, seed: int
     if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.dtype in (torch.bool,) \
             or labels.is_floating_point() or labels.is_complex():
         shown = (f"形状为 {tuple(labels.shape)}、dtype 为 {labels.dtype} 的张量"
-                 if isinstance(labels, torch.Tensor) else type(labels).__name__)
-        raise ValueError(f"labels 必须是由整数标签组成的一维张量，例如 dataset.targets，传入的是 {shown}")
+                 if isinstance(labels, torch.Tensor) else f" {type(labels).__name__}")
+        raise ValueError(f"labels 必须是由整数标签组成的一维张量，例如 dataset.targets，传入的是{shown}")
     num_classes = check_int(num_classes, "num_classes", 1)
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise ValueError(f"num_classes={num_classes!r}，但标签从 {int(labels.min())} 到 "
@@ -236,12 +236,12 @@ class TensorLoader:
         origin: str = "",
     ) -> None:
         if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 3 or not len(images):
-            shown = f"形状 {tuple(images.shape)}、dtype {images.dtype}" if isinstance(images, torch.Tensor) \
-                else type(images).__name__
-            raise ValueError(f"images 必须是非空的 uint8 张量 (N, H, W)，装着 0-255 的像素值，传入的是 {shown}")
+            shown = f"形状为 {tuple(images.shape)}、dtype 为 {images.dtype} 的张量" \
+                if isinstance(images, torch.Tensor) else f" {type(images).__name__}"
+            raise ValueError(f"images 必须是非空的 uint8 张量 (N, H, W)，装着 0-255 的像素值，传入的是{shown}")
         if not isinstance(labels, torch.Tensor) or labels.shape != images.shape[:1] \
                 or labels.is_floating_point() or labels.dtype == torch.bool or labels.device != images.device:
-            shown = f"形状 {tuple(labels.shape)}、dtype {labels.dtype}、在 {labels.device} 上" \
+            shown = f"{labels.device} 上形状为 {tuple(labels.shape)}、dtype 为 {labels.dtype} 的张量" \
                 if isinstance(labels, torch.Tensor) else type(labels).__name__
             raise ValueError(f"labels 必须是 {images.device} 上形状为 ({len(images)},) 的整数张量，"
                              f"每张图像一个标签，传入的是 {shown}")

@@ -35,18 +35,19 @@ def most_common_mistakes(
     check_int(k, "k", low=1)
     check_int(count_width, "count_width", low=1)
     if not isinstance(matrix, (torch.Tensor, np.ndarray)):
-        raise ValueError(f"matrix must be a tensor from cnn_course.confusion_matrix, got {describe(matrix)}")
+        raise ValueError(f"matrix 必须是 cnn_course.confusion_matrix 给出的张量，传入的是 {describe(matrix)}")
     counts = torch.as_tensor(matrix)
     if counts.dim() != 2 or counts.shape[0] != counts.shape[1]:
-        raise ValueError(f"matrix must be square (classes x classes), got shape {tuple(counts.shape)}")
+        raise ValueError(f"matrix 必须是方阵（类别数 x 类别数），传入的形状是 {tuple(counts.shape)}")
     if counts.is_floating_point() and not bool((counts == counts.round()).all()):
-        raise ValueError("matrix must hold whole counts of images; got fractions (a normalised matrix?)")
+        raise ValueError("matrix 里必须是图像的整数个数；传入的却有小数（是不是换算成比例的矩阵？）")
     if bool((counts < 0).any()):
-        raise ValueError("matrix must hold counts of images, 0 or more; got a negative entry")
+        raise ValueError("matrix 里必须是图像的个数，不能为负；传入的却有负数")
     if isinstance(classes, str) or not isinstance(classes, Sequence) or len(classes) != counts.shape[0]:
-        size = len(classes) if isinstance(classes, Sequence) else describe(classes)
-        raise ValueError(f"classes must name the {counts.shape[0]} classes of the matrix's rows, e.g. "
-                         f"test_iter.classes; got {size}")
+        shown = f"{len(classes)} 个" if isinstance(classes, Sequence) and not isinstance(classes, str) \
+            else describe(classes)
+        raise ValueError(f"classes 必须给出矩阵各行对应的 {counts.shape[0]} 个类别名，例如 "
+                         f"test_iter.classes；传入的是 {shown}")
     mistakes = counts.clone()
     mistakes.fill_diagonal_(0)  # keep only the wrong predictions
     wrong, total = int(mistakes.sum()), int(counts.sum())

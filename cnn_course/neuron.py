@@ -97,10 +97,10 @@ def conv_layers(model: nn.Module) -> list[str]:
 def _image(image: object) -> torch.Tensor:
     if not isinstance(image, torch.Tensor) or not image.is_floating_point() or image.ndim not in (2, 3, 4) \
             or (image.ndim >= 3 and image.shape[-3] != 1) or (image.ndim == 4 and image.shape[0] != 1):
-        shown = f"shape {tuple(image.shape)}, dtype {image.dtype}" if isinstance(image, torch.Tensor) \
-            else describe(image)
-        raise ValueError(f"image must be one normalised grey image as the network sees it, a float tensor "
-                         f"(H, W), (1, H, W) or (1, 1, H, W) such as X[0] of a test batch, got {shown}")
+        shown = f"一个形状为 {tuple(image.shape)}、dtype 为 {image.dtype} 的张量" if isinstance(image, torch.Tensor) \
+            else f" {describe(image)}"
+        raise ValueError(f"image 必须是一张网络看到的那种标准化后的灰度图像：形状为 (H, W)、(1, H, W) 或 "
+                         f"(1, 1, H, W) 的浮点张量，例如测试小批量的 X[0]；传入的是{shown}")
     return image.detach().reshape(1, 1, *image.shape[-2:]).float()
 
 
@@ -124,8 +124,8 @@ def neuron_sum(model: nn.Module, layer: str, channel: int, row: int, col: int, i
     model = check_model(model)
     names = conv_layers(model)
     if not isinstance(layer, str) or layer not in names:
-        raise ValueError(f"layer must name a convolution of the network, one of {', '.join(names) or '(none)'}, "
-                         f"got {describe(layer)}")
+        raise ValueError(f"layer 必须是网络里某个卷积层的名字，即 {'、'.join(names) or '（没有卷积层）'} 之一，"
+                         f"传入的是 {describe(layer)}")
     conv = model.get_submodule(layer)
     assert isinstance(conv, nn.Conv2d)
     channel = check_int(channel, "channel", 0, conv.out_channels - 1)
@@ -146,21 +146,21 @@ def neuron_sum(model: nn.Module, layer: str, channel: int, row: int, col: int, i
         with torch.no_grad():
             model(X)
     except RuntimeError as err:
-        raise ValueError(f"the network cannot take an image of {tuple(X.shape[-2:])}: "
+        raise ValueError(f"网络接收不了尺寸为 {tuple(X.shape[-2:])} 的图像："
                          f"{str(err).splitlines()[0]}") from None
     finally:
         hook.remove()
         model.train(was_training)
     x, y = seen["input"][0].float().cpu(), seen["output"][0].float().cpu()
     _, out_h, out_w = y.shape
-    where = f" (the output of {layer} is {out_h} x {out_w})"
+    where = f"（{layer} 的输出是 {out_h} x {out_w}）"
     try:
         row = check_int(row, "row", 0, out_h - 1)
         col = check_int(col, "col", 0, out_w - 1)
     except ValueError as err:
         raise ValueError(f"{err}{where}") from None
     if isinstance(conv.padding, str):
-        raise ValueError(f"{layer} uses padding={conv.padding!r}; give the padding as numbers to explore it")
+        raise ValueError(f"{layer} 用的是 padding={conv.padding!r}；要探索它，请把 padding 写成数字")
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = conv.kernel_size, conv.stride, conv.padding, conv.dilation
     per_group = conv.in_channels // conv.groups
     group = channel // (conv.out_channels // conv.groups)

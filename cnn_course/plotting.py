@@ -124,7 +124,7 @@ def plot_losses(history: History) -> Figure:
         ValueError: when ``history`` is not a :class:`History`.
     """
     if not isinstance(history, History):
-        raise ValueError(f"history must be the History returned by cnn_course.train, got {type(history).__name__}")
+        raise ValueError(f"history 必须是 cnn_course.train 返回的 History，传入的是 {type(history).__name__}")
     fig = plt.figure(figsize=HISTORY_FIGSIZE)
     draw_history(fig, history)
     return fig
@@ -134,7 +134,7 @@ def _to_numpy_images(images: torch.Tensor | np.ndarray | Sequence) -> list[np.nd
     if isinstance(images, (list, tuple)):
         arrays = [np.asarray(i.detach().cpu() if isinstance(i, torch.Tensor) else i) for i in images]
         if not all(a.ndim == 2 for a in arrays):
-            raise ValueError("a list of images must hold 2-D (H, W) images")
+            raise ValueError("由图像组成的列表里必须都是二维的 (H, W) 图像")
         return arrays
     arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if arr.ndim == 4 and arr.shape[1] == 1:
@@ -142,7 +142,7 @@ def _to_numpy_images(images: torch.Tensor | np.ndarray | Sequence) -> list[np.nd
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3:
-        raise ValueError(f"images must have shape (n, H, W) or (n, 1, H, W), got {tuple(arr.shape)}")
+        raise ValueError(f"images 的形状必须是 (n, H, W) 或 (n, 1, H, W)，传入的是 {tuple(arr.shape)}")
     return list(arr)
 
 
@@ -156,9 +156,9 @@ def show_images(
     """Show grayscale images (an ``(n, H, W)`` tensor or a list of ``(H, W)``) in a grid, with titles."""
     arr = _to_numpy_images(images)
     if not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(f"ncols must be a positive int, got {ncols!r}")
+        raise ValueError(f"ncols 必须是正整数，传入的是 {ncols!r}")
     if titles is not None and len(titles) != len(arr):
-        raise ValueError(f"titles has {len(titles)} entries but there are {len(arr)} images")
+        raise ValueError(f"titles 有 {len(titles)} 项，但图像有 {len(arr)} 张；两者必须一样多")
     n = len(arr)
     ncols = min(ncols, max(n, 1))
     nrows = max(1, -(-n // ncols))
@@ -179,7 +179,7 @@ def plot_confusion_matrix(matrix: torch.Tensor | np.ndarray, classes: Sequence[s
     """Draw a confusion matrix (rows: true class, columns: predicted class) with counts."""
     m = matrix.cpu().numpy() if isinstance(matrix, torch.Tensor) else np.asarray(matrix)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(classes):
-        raise ValueError(f"matrix must be square with one row per class ({len(classes)}), got shape {m.shape}")
+        raise ValueError(f"matrix 必须是方阵，每个类别一行（{len(classes)} 行），传入的形状是 {m.shape}")
     fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(classes), 0.6 + 0.55 * len(classes)))
     ax.imshow(m, cmap="Blues")
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
@@ -202,7 +202,7 @@ def show_mistakes(
 ) -> Figure:
     """Show up to ``n`` misclassified images of ``data_iter`` (an unshuffled loader) with predicted and true labels."""
     if getattr(data_iter, "shuffle", True) or not hasattr(data_iter, "raw_images"):
-        raise ValueError("data_iter must be an unshuffled iterator from cnn_course.load_data (the test_iter)")
+        raise ValueError("data_iter 必须是 cnn_course.load_data 返回的、不打乱顺序的迭代器（test_iter）")
     pred, true = predict(model, data_iter, device)
     wrong = torch.nonzero(pred != true).flatten()[:n]
     classes = data_iter.classes
@@ -217,7 +217,7 @@ def show_mistakes(
 def plot_kernels(weight: torch.Tensor, ncols: int = 8) -> Figure:
     """Show the kernels of a convolution weight ``(out_channels, in_channels, kh, kw)`` (first input channel)."""
     if not isinstance(weight, torch.Tensor) or weight.ndim != 4:
-        raise ValueError("weight must be a 4-D tensor (out_channels, in_channels, kh, kw), e.g. model.net[0].weight")
+        raise ValueError("weight 必须是四维张量 (out_channels, in_channels, kh, kw)，例如 model.net[0].weight")
     kernels = weight.detach().cpu()[:, 0]
     titles = [f"kernel {i}" for i in range(len(kernels))]
     return show_images(kernels, titles, ncols=ncols, scale=1.2)
@@ -232,15 +232,15 @@ def plot_feature_maps(model: nn.Module, X: torch.Tensor, layer: nn.Module | None
         layer: the module whose output to show.
     """
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise ValueError(f"model 必须是 torch.nn.Module，传入的是 {type(model).__name__}")
     if X.ndim == 3:
         X = X.unsqueeze(0)
     if X.ndim != 4 or X.shape[0] != 1:
-        raise ValueError(f"X must be one image of shape (1, C, H, W) or (C, H, W), got {tuple(X.shape)}")
+        raise ValueError(f"X 必须是一张图像，形状为 (1, C, H, W) 或 (C, H, W)，传入的是 {tuple(X.shape)}")
     if layer is None:
         layer = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
         if layer is None:
-            raise ValueError("the model has no nn.Conv2d layer; pass layer=...")
+            raise ValueError("这个模型没有 nn.Conv2d 层；请传入 layer=...")
     captured: list[torch.Tensor] = []
     handle = layer.register_forward_hook(lambda m, i, o: captured.append(o.detach().cpu()))
     param = next(model.parameters(), None)

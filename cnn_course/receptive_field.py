@@ -134,8 +134,8 @@ def _sequential(model: Any) -> tuple[list[nn.Module], str]:
     if isinstance(net, nn.Sequential):
         return list(net), "net."
     raise ValueError(
-        f"model must be an nn.Sequential or a network whose .net is one (like the course's LeNet and AlexNet), "
-        f"got {type(model).__name__}, which has no .net Sequential"
+        f"model 必须是 nn.Sequential，或者 .net 是 nn.Sequential 的网络（例如本课程的 LeNet 和 AlexNet），"
+        f"传入的是 {type(model).__name__}，它没有 nn.Sequential 类型的 .net"
     )
 
 
@@ -149,8 +149,8 @@ def _window(layer: nn.Module, name: str) -> _Window:
     if isinstance(layer, nn.Conv2d):
         if layer.padding_mode != "zeros":
             raise ValueError(
-                f"layer {name} (Conv2d) pads with padding_mode={layer.padding_mode!r}; the receptive-field formula "
-                "assumes zero padding (padding_mode='zeros', the default)"
+                f"层 {name}（Conv2d）用 padding_mode={layer.padding_mode!r} 填充；感受野公式假定用 0 填充"
+                "（padding_mode='zeros'，默认值）"
             )
         k, d, s = pair(layer.kernel_size), pair(layer.dilation), pair(layer.stride)
         same = layer.padding == "same"
@@ -167,13 +167,13 @@ def _window(layer: nn.Module, name: str) -> _Window:
                                  ("dilation", window.dilation, 1), ("padding", window.padding, 0)):
         if min(values) < low:
             raise ValueError(
-                f"layer {name} ({kind}) has {setting}={_show(values)}; a sliding window needs {setting} of at "
-                f"least {low} (PyTorch cannot run this layer either): build it with {setting}={low} or more"
+                f"层 {name}（{kind}）的 {setting}={_show(values)}；滑动窗口要求 {setting} 至少为 {low}"
+                f"（PyTorch 也运行不了这一层）：请用 {setting}={low} 或更大的值构建它"
             )
     if not isinstance(layer, nn.Conv2d) and (window.padding[0] > k[0] // 2 or window.padding[1] > k[1] // 2):
         raise ValueError(
-            f"layer {name} ({kind}) has padding={layer.padding} but PyTorch allows at most half the "
-            f"kernel ({k[0] // 2}) for pooling, so this network cannot run; lower the padding"
+            f"层 {name}（{kind}）的 padding={layer.padding}，但汇聚时 PyTorch 最多只允许窗口大小的一半"
+            f"（{k[0] // 2}），所以这个网络运行不了；请减小 padding"
         )
     return window
 
@@ -192,17 +192,16 @@ def _plan(model: Any) -> tuple[list[tuple[int, str, nn.Module, _Window | None]],
             plan.append((index, name, layer, None))
         else:
             raise ValueError(
-                f"layer {name} ({type(layer).__name__}) is not a Conv2d, MaxPool2d, AvgPool2d or a pixel-wise layer "
-                "(activation, dropout, batch norm); the receptive-field formula handles plain stacks of these, "
-                "such as LeNet and AlexNet"
+                f"层 {name}（{type(layer).__name__}）不是 Conv2d、MaxPool2d、AvgPool2d，也不是逐像素的层"
+                "（激活函数、丢弃法、批量规范化）；感受野公式只处理由这些层简单堆叠起来的网络，"
+                "例如 LeNet 和 AlexNet"
             )
     if not any(window for *_, window in plan):
         end = len(plan)  # the first layer that mixes all positions, if any
-        stop = f" before layer {prefix}{end} ({type(layers[end]).__name__})" if end < len(layers) else ""
+        stop = f"在层 {prefix}{end}（{type(layers[end]).__name__}）之前" if end < len(layers) else ""
         raise ValueError(
-            f"model has no Conv2d, MaxPool2d or AvgPool2d layer{stop}: without a sliding window every output "
-            "depends on the whole image, so there is no receptive field to compute; pass a convolutional network "
-            "such as LeNet or AlexNet"
+            f"model {stop}没有 Conv2d、MaxPool2d 或 AvgPool2d 层：没有滑动窗口，每个输出都依赖整张图像，"
+            "也就没有感受野可算；请传入卷积网络，例如 LeNet 或 AlexNet"
         )
     return plan, prefix
 
@@ -223,9 +222,9 @@ def _sizes(plan: list, input_size: Pair) -> list[Pair]:
             new = (_output_length(window, 0, current[0]), _output_length(window, 1, current[1]))
             if min(new) < 1:
                 raise ShapeError(
-                    f"layer {name} ({type(layer).__name__}) gets a {current[0]}x{current[1]} input, too small for its "
-                    f"{window.kernel_size[0]}x{window.kernel_size[1]} window: input_size={input_size} is too small "
-                    "for this network; use the image size it was built for (28 for LeNet, 224 for AlexNet)"
+                    f"层 {name}（{type(layer).__name__}）得到的输入是 {current[0]}x{current[1]}，放不下它 "
+                    f"{window.kernel_size[0]}x{window.kernel_size[1]} 的窗口：对这个网络来说 input_size={input_size} "
+                    "太小了；请用它设计时的图像尺寸（LeNet 是 28，AlexNet 是 224）"
                 )
             current = new
         sizes.append(current)
@@ -379,24 +378,24 @@ def _locate(model: Any, layer: Any, row: Any, col: Any, input_size: Any) -> tupl
     layers, _ = _sequential(model)
     windowed = [index for index, _, _, window in plan if window is not None]
     choices = ", ".join(str(i) for i in windowed)
-    wanted = f"layer must be the index of a layer in the network (its convolution and pooling layers are {choices})"
+    wanted = f"layer 必须是网络里某一层的编号（它的卷积层和汇聚层是 {choices}）"
     if not (isinstance(layer, (int, np.integer)) and not isinstance(layer, (bool, np.bool_))):
-        raise ValueError(f"{wanted}, got {describe(layer)}")
+        raise ValueError(f"{wanted}，传入的是 {describe(layer)}")
     layer = int(layer)
     if not 0 <= layer < len(layers):
-        raise ValueError(f"{wanted}, got {layer}; the network has {len(layers)} layers, numbered from 0")
+        raise ValueError(f"{wanted}，传入的是 {layer}；这个网络有 {len(layers)} 层，从 0 开始编号")
     position = next((i for i, (index, *_rest) in enumerate(plan) if index == layer), None)
     if position is None:
         raise ValueError(
-            f"layer {prefix}{layer} ({type(layers[layer]).__name__}) mixes all positions: each of its outputs "
-            f"depends on the whole image; choose a convolution or pooling layer before it: {choices}"
+            f"层 {prefix}{layer}（{type(layers[layer]).__name__}）把所有位置混在了一起：它的每个输出都依赖整张图像；"
+            f"请选它之前的卷积层或汇聚层：{choices}"
         )
     oh, ow = sizes[position]
     for name, value, high in (("row", row, oh - 1), ("col", col, ow - 1)):
         try:
             check_int(value, name, 0, high)
         except ValueError as err:
-            raise ValueError(f"{err} (the output of layer {prefix}{layer} is {oh}x{ow})") from None
+            raise ValueError(f"{err}（层 {prefix}{layer} 的输出是 {oh}x{ow}）") from None
     return plan, size, sizes, position
 
 

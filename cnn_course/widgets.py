@@ -62,7 +62,7 @@ def error_view(error: Exception) -> tuple[str, Figure]:
         value and what would work).
     """
     message = str(error)
-    return f"✘ 这组设置没有结果:{message}", draw_message(message)
+    return f"✘ 这组设置没有结果：{message}", draw_message(message)
 
 
 def _safe(compute: Callable[[], tuple[str, Figure]]) -> tuple[str, Figure]:
@@ -108,9 +108,9 @@ def _start(value: Any, name: str, low: int, high: int, max_size: int) -> int:
         return check_int(value, name, low, high)
     except ValueError as err:
         if name in ("height", "width") and isinstance(value, int) and value > high and value <= 64:
-            raise ValueError(f"{err}; the sliders go up to max_size={max_size}: pass max_size={value} "
-                             "(at most 64) for a larger input") from None
-        raise ValueError(f"{err} (the range of the explorer's {name} slider)") from None
+            raise ValueError(f"{err}；滑块最大只到 max_size={max_size}：要用更大的输入，请传入 max_size={value}"
+                             "（最多 64）") from None
+        raise ValueError(f"{err}（探索器里 {name} 滑块的范围）") from None
 
 
 class ShapeExplorer(_Explorer):
@@ -242,12 +242,12 @@ class StepThrough(_Explorer):
         hp, wp = self.walk.padded.shape
         if max(hp, wp) > _MAX_STEP_INPUT:
             raise ValueError(
-                f"X is {hp}x{wp} after padding; the step-through writes a number in every cell and takes "
-                f"at most {_MAX_STEP_INPUT}x{_MAX_STEP_INPUT}: crop it, e.g. X[:8, :8]"
+                f"X 填充后是 {hp}x{wp}；逐步演示要在每个格子里写一个数，最多只能处理 "
+                f"{_MAX_STEP_INPUT}x{_MAX_STEP_INPUT}：请把它裁小，例如 X[:8, :8]"
             )
         last = len(self.walk) - 1
         step = check_int(step, "step", 0, last)
-        interval = check_int(interval, "interval (milliseconds)", 100, 10_000)
+        interval = check_int(interval, "interval（毫秒）", 100, 10_000)
         self.slider = widgets.IntSlider(value=step, min=0, max=last, description="step",
                                         continuous_update=True)
         self.play = widgets.Play(value=step, min=0, max=last, interval=interval, description="play")
@@ -321,7 +321,7 @@ class ReceptiveFieldExplorer(_Explorer):
         super().__init__()
         self._networks = dict({"LeNet": (LeNet, 28), "AlexNet": (AlexNet, 224)} if networks is None else networks)
         if not self._networks:
-            raise ValueError("networks must name at least one network, e.g. {'LeNet': (LeNet(), 28)}")
+            raise ValueError("networks 里至少要有一个网络，例如 {'LeNet': (LeNet(), 28)}")
         network = check_choice(network, "network", list(self._networks))
         self._built: dict[str, nn.Module] = {}
         self._hold = False  # True while one change sets several controls: redraw once, at the end
@@ -361,10 +361,10 @@ class ReceptiveFieldExplorer(_Explorer):
             what = ""
             layers = list(getattr(model, "net", model).children())
             if isinstance(layer, int) and not isinstance(layer, bool) and 0 <= layer < len(layers):
-                what = f" ({type(layers[layer]).__name__}, which has no window of its own)"
+                what = f"（{type(layers[layer]).__name__}，它自己没有滑动窗口）"
             raise ValueError(
-                f"layer must be the index of a convolution or pooling layer of {self.network.value}, one of "
-                f"{', '.join(str(i) for i in indices)}, got {describe(layer)}{what}"
+                f"layer 必须是 {self.network.value} 某个卷积层或汇聚层的编号，即 "
+                f"{', '.join(str(i) for i in indices)} 之一，传入的是 {describe(layer)}{what}"
             )
         self._sizes = sizes
         self.layer.options = [(f"{r.name} {r.type}, output {sizes[r.index][0]}x{sizes[r.index][1]}", r.index)
@@ -378,7 +378,7 @@ class ReceptiveFieldExplorer(_Explorer):
             row = oh // 2 if row is None else check_int(row, "row", 0, oh - 1)
             col = ow // 2 if col is None else check_int(col, "col", 0, ow - 1)
         except ValueError as err:
-            raise ValueError(f"{err} (the output of layer {self.layer.value} is {oh}x{ow})") from None
+            raise ValueError(f"{err}（层 {self.layer.value} 的输出是 {oh}x{ow}）") from None
         for slider, top, value in ((self.row, oh - 1, row), (self.col, ow - 1, col)):
             # Widen before narrowing, so the slider never clips the new value on the way.
             slider.max = max(slider.max, top)

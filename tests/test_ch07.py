@@ -65,9 +65,9 @@ def test_neuron_of_a_depthwise_convolution_reads_one_channel() -> None:
 
 
 @pytest.mark.parametrize("args, needle", [
-    (("net.1", 0, 0, 0), "layer must name a convolution of the network, one of net.0, net.3, net.6"),
+    (("net.1", 0, 0, 0), "layer 必须是网络里某个卷积层的名字，即 net.0、net.3、net.6 之一"),
     (("net.3", 16, 0, 0), "channel 必须是从 0 到 15 的整数"),
-    (("net.3", 0, 10, 0), "row 必须是从 0 到 9 的整数，传入的是 10 (the output of net.3 is 10 x 10)"),
+    (("net.3", 0, 10, 0), "row 必须是从 0 到 9 的整数，传入的是 10（net.3 的输出是 10 x 10）"),
     (("net.6", 0, 0, -1), "col 必须是从 0 到 0 的整数"),
 ])
 def test_neuron_sum_names_a_bad_choice(lenet_and_image, args: tuple, needle: str) -> None:
@@ -78,7 +78,7 @@ def test_neuron_sum_names_a_bad_choice(lenet_and_image, args: tuple, needle: str
 
 @pytest.mark.parametrize("image", [torch.zeros(3, 28, 28), torch.zeros(28, 28, dtype=torch.uint8), "img"])
 def test_neuron_sum_refuses_an_image_it_cannot_use(lenet_and_image, image: object) -> None:
-    with pytest.raises(ValueError, match="image must be one normalised grey image"):
+    with pytest.raises(ValueError, match="image 必须是一张网络看到的那种标准化后的灰度图像"):
         neuron_sum(lenet_and_image[0], "net.0", 0, 0, 0, image)  # type: ignore[arg-type]
 
 

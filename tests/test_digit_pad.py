@@ -108,9 +108,9 @@ def test_small_drawing_is_scaled_up() -> None:
 def test_a_dot_or_tiny_scribble_is_too_small_to_read(height: int, width: int) -> None:
     drawing = np.zeros((280, 280), dtype=np.uint8)
     drawing[100:100 + height, 100:100 + width] = 255  # under 4 pixels at 28x28 in both directions
-    with pytest.raises(DrawingTooSmallError, match=r"too small to read.*under 4 in both directions.*draw the digit larger"):
+    with pytest.raises(DrawingTooSmallError, match=r"写得太小，认不出来.*两个方向都不到 4.*请把数字写大一点"):
         preprocess_digit(drawing)
-    with pytest.raises(DrawingTooSmallError, match="too small"):
+    with pytest.raises(DrawingTooSmallError, match="写得太小"):
         preprocess_digit(rasterize_strokes([[(140, 140)]]))  # one click of the pen
 
 
@@ -150,30 +150,30 @@ def test_lopsided_digit_keeps_all_its_ink() -> None:
 
 
 def test_empty_drawing_gives_a_clear_message() -> None:
-    with pytest.raises(EmptyDrawingError, match="the drawing is empty.*draw a digit"):
+    with pytest.raises(EmptyDrawingError, match="画面是空的.*请在深色背景上用浅色笔画写一个数字"):
         preprocess_digit(np.zeros((280, 280), dtype=np.uint8))
-    with pytest.raises(EmptyDrawingError, match="empty"):
+    with pytest.raises(EmptyDrawingError, match="画面是空的"):
         preprocess_digit(rasterize_strokes([]))
 
 
 def test_too_faint_to_survive_scaling_is_reported_as_empty() -> None:
     drawing = np.zeros((2000, 2000), dtype=np.float32)
     drawing[0, :] = drawing[:, 0] = 0.1  # one-pixel faint lines shrunk 100 times
-    with pytest.raises(EmptyDrawingError, match="too faint or thin"):
+    with pytest.raises(EmptyDrawingError, match="笔画太淡或太细"):
         preprocess_digit(drawing)
 
 
 @pytest.mark.parametrize(
     "drawing,needle",
     [
-        ([[0, 255], [0, 0]], "must be a 2-D numpy array or torch tensor.*got list"),
-        (np.zeros((4, 4, 3), dtype=np.uint8), r"one 2-D grayscale image.*\(4, 4, 3\)"),
-        (np.zeros((0, 5), dtype=np.uint8), "one 2-D grayscale image"),
+        ([[0, 255], [0, 0]], "drawing 必须是二维的 numpy 数组或 torch 张量.*传入的是 list"),
+        (np.zeros((4, 4, 3), dtype=np.uint8), r"必须是一张二维灰度图像.*\(4, 4, 3\)"),
+        (np.zeros((0, 5), dtype=np.uint8), r"必须是一张二维灰度图像.*\(0, 5\)"),
         (np.full((4, 4), np.nan), "NaN"),
-        (np.full((4, 4), 200.0), "float values from 200 to 200.*divide 0..255 values by 255"),
-        (np.full((4, 4), -1), "integers from -1 to -1"),
-        (np.zeros((4, 4), dtype=bool), "dtype bool"),
-        (np.full((10, 10), 255, dtype=np.uint8), "dark ink on a light background.*255 - drawing"),
+        (np.full((4, 4), 200.0), "里的浮点数从 200 到 200.*把 0..255 的值除以 255"),
+        (np.full((4, 4), -1), "里的整数从 -1 到 -1"),
+        (np.zeros((4, 4), dtype=bool), "传入的 dtype 是 bool"),
+        (np.full((10, 10), 255, dtype=np.uint8), "看起来是浅色背景上的深色笔画.*255 - drawing"),
     ],
 )
 def test_bad_drawings_are_rejected_with_clear_messages(drawing, needle: str) -> None:
@@ -202,11 +202,11 @@ def test_dot_and_line_have_the_pen_width() -> None:
 @pytest.mark.parametrize(
     "kwargs,needle",
     [
-        (dict(strokes="abc"), "strokes must be a list of strokes"),
-        (dict(strokes=[[(1, 2, 3)]]), r"stroke 0 must be a list of \(x, y\) number pairs"),
-        (dict(strokes=[[(1, float("nan"))]]), "stroke 0 holds NaN"),
-        (dict(strokes=[], size=4), "size must be an int from 8 to 4096"),
-        (dict(strokes=[], line_width=0), "line_width must be a number from 1 to size=280"),
+        (dict(strokes="abc"), "strokes 必须是由笔画组成的列表"),
+        (dict(strokes=[[(1, 2, 3)]]), r"第 0 笔（stroke 0）必须是由 \(x, y\) 数对组成的列表"),
+        (dict(strokes=[[(1, float("nan"))]]), "第 0 笔（stroke 0）里有 NaN"),
+        (dict(strokes=[], size=4), "size 必须是从 8 到 4096 的整数"),
+        (dict(strokes=[], line_width=0), "line_width 必须是从 1 到 size=280 的数"),
     ],
 )
 def test_rasterize_strokes_rejects_bad_arguments(kwargs: dict, needle: str) -> None:
@@ -266,11 +266,11 @@ class _WrongOutput(nn.Module):
 @pytest.mark.parametrize(
     "model,image,data_iter,needle",
     [
-        ("lenet", np.zeros((28, 28)), None, "model must be a torch.nn.Module"),
-        (nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), np.zeros((28, 28)), None, "no nn.Conv2d layer"),
-        (TinyNet(), np.zeros((280, 280)), None, r"shape \(28, 28\).*preprocess_digit"),
-        (TinyNet(), np.zeros((28, 28)), [1, 2], "data_iter must be an iterator from cnn_course.load_data"),
-        (_WrongOutput(), np.zeros((28, 28)), None, r"scores of shape \(1, 10\).*got \(1, 2, 26, 26\)"),
+        ("lenet", np.zeros((28, 28)), None, "model 必须是 torch.nn.Module"),
+        (nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), np.zeros((28, 28)), None, "model 没有 nn.Conv2d 层"),
+        (TinyNet(), np.zeros((280, 280)), None, r"的形状必须是 \(28, 28\).*preprocess_digit"),
+        (TinyNet(), np.zeros((28, 28)), [1, 2], "data_iter 必须是 cnn_course.load_data 返回的迭代器"),
+        (_WrongOutput(), np.zeros((28, 28)), None, r"形状为 \(1, 10\) 的分数，它返回的是 \(1, 2, 26, 26\)"),
     ],
 )
 def test_predict_digit_rejects_bad_arguments(model, image, data_iter, needle: str) -> None:
@@ -286,7 +286,7 @@ def _sized_net(size: int, channels: int = 1) -> nn.Module:
 
 def test_model_built_for_another_size_names_it_and_the_remedy() -> None:
     image = preprocess_digit(rasterize_strokes(SAMPLE_STROKES)).image
-    with pytest.raises(ValueError, match=r"cannot take the drawing as a 1x28x28 image.*runs on 64x64 images.*"
+    with pytest.raises(ValueError, match=r"model 接收不了 1x28x28 的手写图像.*它运行在 64x64 的图像上.*"
                                          r"resize=64.*LeNet"):
         predict_digit(_sized_net(64), image)
     mnist64 = TensorLoader(torch.zeros(1, 28, 28, dtype=torch.uint8), torch.zeros(1, dtype=torch.long),
@@ -296,8 +296,8 @@ def test_model_built_for_another_size_names_it_and_the_remedy() -> None:
 
 def test_model_for_colour_images_is_refused_before_running() -> None:
     image = preprocess_digit(rasterize_strokes(SAMPLE_STROKES)).image
-    with pytest.raises(ValueError, match=r"model takes 3-channel images \(its first convolution, 0, has "
-                                         r"in_channels=3\).*1-channel 28x28 digits"):
+    with pytest.raises(ValueError, match=r"model 接收 3 通道的图像（它的第一个卷积层 0 的 "
+                                         r"in_channels=3）.*单通道 28x28 数字"):
         predict_digit(_sized_net(28, channels=3), image)
 
 
@@ -316,7 +316,7 @@ def test_steps_plot_returns_a_figure_and_checks_its_argument() -> None:
     fig = plot_digit_steps(steps)
     assert isinstance(fig, Figure) and len(fig.axes) == 3
     assert fig.axes[0].get_title().startswith("drawing 280x280")
-    with pytest.raises(ValueError, match="steps must be the DigitSteps"):
+    with pytest.raises(ValueError, match="steps 必须是 preprocess_digit 返回的 DigitSteps"):
         plot_digit_steps(steps.image)
 
 
@@ -398,7 +398,7 @@ def test_pad_says_a_dot_is_too_small_and_refuses_a_model_of_another_size() -> No
     assert pad.prediction is None and "太小" in pad.status.value
     pad.stroke([(140, 40), (140, 240)])
     assert pad.prediction is not None
-    with pytest.raises(ValueError, match="runs on 64x64 images"):
+    with pytest.raises(ValueError, match="它运行在 64x64 的图像上"):
         digit_pad(_sized_net(64))
     pad = DigitPad(_sized_net(64), sample=False)  # while drawing: the message shows in the status line
     _mouse(pad, "mouse_down", 140, 40)
@@ -408,17 +408,17 @@ def test_pad_says_a_dot_is_too_small_and_refuses_a_model_of_another_size() -> No
 
 
 def test_pad_rejects_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="model must be a torch.nn.Module"):
+    with pytest.raises(ValueError, match="model 必须是 torch.nn.Module"):
         DigitPad("lenet")
-    with pytest.raises(ValueError, match="interval must be a number of seconds"):
+    with pytest.raises(ValueError, match="interval 必须是 0 到 10 之间的秒数"):
         DigitPad(TinyNet(), interval=-1)
-    with pytest.raises(ValueError, match="line_width must be a number"):
+    with pytest.raises(ValueError, match="line_width 必须是从 1 到"):
         DigitPad(TinyNet(), line_width=0)
 
 
 def test_pad_without_ipycanvas_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ipycanvas", None)
-    with pytest.raises(ImportError, match="pip install ipycanvas"):
+    with pytest.raises(ImportError, match="画板需要 ipycanvas 包：请运行  pip install ipycanvas"):
         DigitPad(TinyNet())
 
 

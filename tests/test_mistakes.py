@@ -56,12 +56,12 @@ def test_leaves_out_cells_without_mistakes_and_accepts_numpy() -> None:
 @pytest.mark.parametrize(
     ("matrix", "classes", "kwargs", "message"),
     [
-        (torch.ones(3, 4), ["a", "b", "c"], {}, "square"),
-        (torch.ones(3), ["a", "b", "c"], {}, "square"),
-        (torch.full((2, 2), 0.5), ["a", "b"], {}, "whole counts"),
-        (-torch.ones(2, 2, dtype=torch.long), ["a", "b"], {}, "0 or more"),
-        (torch.ones(2, 2, dtype=torch.long), ["a", "b", "c"], {}, "2 classes"),
-        (torch.ones(2, 2, dtype=torch.long), "ab", {}, "2 classes"),
+        (torch.ones(3, 4), ["a", "b", "c"], {}, r"matrix 必须是方阵（类别数 x 类别数），传入的形状是 \(3, 4\)"),
+        (torch.ones(3), ["a", "b", "c"], {}, r"matrix 必须是方阵（类别数 x 类别数），传入的形状是 \(3,\)"),
+        (torch.full((2, 2), 0.5), ["a", "b"], {}, "图像的整数个数；传入的却有小数"),
+        (-torch.ones(2, 2, dtype=torch.long), ["a", "b"], {}, "不能为负；传入的却有负数"),
+        (torch.ones(2, 2, dtype=torch.long), ["a", "b", "c"], {}, "对应的 2 个类别名，例如 test_iter.classes；传入的是 3 个"),
+        (torch.ones(2, 2, dtype=torch.long), "ab", {}, "对应的 2 个类别名，例如 test_iter.classes；传入的是 'ab'"),
         ([[1, 0], [0, 1]], ["a", "b"], {}, "cnn_course.confusion_matrix"),
         (torch.ones(2, 2, dtype=torch.long), ["a", "b"], {"k": 0}, "k 必须是至少为 1 的整数，传入的是 0"),
         (torch.ones(2, 2, dtype=torch.long), ["a", "b"], {"count_width": 2.5}, "count_width 必须是至少为 1 的整数，传入的是 2.5（不是整数）"),

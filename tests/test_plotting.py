@@ -71,7 +71,7 @@ def test_plot_losses_on_a_diverged_history() -> None:
 
 
 def test_plot_losses_rejects_other_objects() -> None:
-    with pytest.raises(ValueError, match="history must be the History returned by cnn_course.train, got dict"):
+    with pytest.raises(ValueError, match="history 必须是 cnn_course.train 返回的 History，传入的是 dict"):
         cnn_course.plot_losses({"loss": [1.0]})  # type: ignore[arg-type]
     cnn_course.plot_losses(History())  # an empty history draws empty axes
 
@@ -91,9 +91,9 @@ def test_plots_of_predictions_return_figures(tmp_path: Path) -> None:
     assert figures[0].axes[0].get_title().startswith("confusion matrix (30 images")
     assert len(figures[2].axes) >= 5  # input + 4 channels
     assert all(fig.axes for fig in figures)
-    with pytest.raises(ValueError, match="unshuffled"):
+    with pytest.raises(ValueError, match="不打乱顺序的迭代器"):
         cnn_course.show_mistakes(model, train_iter)
-    with pytest.raises(ValueError, match="square"):
+    with pytest.raises(ValueError, match=r"matrix 必须是方阵，每个类别一行（10 行），传入的形状是 \(3, 3\)"):
         cnn_course.plot_confusion_matrix(torch.zeros(3, 3), test_iter.classes)
 
 

@@ -116,7 +116,7 @@ def test_random_stacks_formula_equals_measurement(stack: tuple[nn.Sequential, tu
         with torch.no_grad():
             out = model(torch.zeros(1, 1, *size))
     except RuntimeError:  # PyTorch refuses this size: so must the formula
-        with pytest.raises(ShapeError, match="too small"):
+        with pytest.raises(ShapeError, match="太小了"):
             receptive_fields(model, size)
         return
     table = receptive_fields(model, size)
@@ -177,7 +177,7 @@ class _NoNet(nn.Module):
         (lambda: receptive_fields("LeNet"), ["model", "'LeNet'"]),
         (lambda: receptive_fields(_NoNet()), ["nn.Sequential", ".net", "_NoNet"]),
         (lambda: receptive_fields(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=2))),
-         ["layer 1 (Upsample)", "Conv2d"]),
+         ["层 1（Upsample）不是 Conv2d"]),
         (lambda: receptive_fields(nn.Sequential(nn.Conv2d(1, 1, 3, padding=1, padding_mode="circular"))),
          ["'circular'", "padding_mode='zeros'"]),
         (lambda: receptive_fields(LENET, 28.0), ["input_size", "28.0"]),
@@ -188,22 +188,22 @@ class _NoNet(nn.Module):
         (lambda: input_region(LENET, True, 0, 0, 28), ["layer", "True"]),
         (lambda: input_region(LENET, -1, 0, 0, 28), ["layer", "-1", "0, 2, 3, 5, 6"]),
         (lambda: input_region(LENET, 99, 0, 0, 28), ["layer", "99"]),
-        (lambda: input_region(LENET, 8, 0, 0, 28), ["net.8 (Flatten)", "whole image", "0, 2, 3, 5, 6"]),
-        (lambda: input_region(LENET, 3, 10, 0, 28), ["row 必须是从 0 到 9 的整数，传入的是 10", "net.3 is 10x10"]),
+        (lambda: input_region(LENET, 8, 0, 0, 28), ["层 net.8（Flatten）", "整张图像", "0, 2, 3, 5, 6"]),
+        (lambda: input_region(LENET, 3, 10, 0, 28), ["row 必须是从 0 到 9 的整数，传入的是 10", "（层 net.3 的输出是 10x10）"]),
         (lambda: input_region(LENET, 3, 0, 2.5, 28), ["col", "2.5"]),
-        (lambda: measure_input_region(LENET, 6, 1, 0, 28), ["row 必须是从 0 到 0 的整数", "net.6 is 1x1"]),
+        (lambda: measure_input_region(LENET, 6, 1, 0, 28), ["row 必须是从 0 到 0 的整数", "（层 net.6 的输出是 1x1）"]),
         (lambda: receptive_fields(nn.Sequential(nn.Flatten(), nn.Linear(784, 10))),
-         ["no Conv2d, MaxPool2d or AvgPool2d layer before layer 0 (Flatten)", "whole image", "LeNet"]),
+         ["model 在层 0（Flatten）之前没有 Conv2d、MaxPool2d 或 AvgPool2d 层", "整张图像", "LeNet"]),
         (lambda: input_region(nn.Sequential(nn.ReLU(), nn.Flatten(), nn.Linear(784, 10)), 0, 0, 0, 28),
-         ["no Conv2d", "layer 1 (Flatten)"]),
-        (lambda: measure_input_region(nn.Sequential(nn.Tanh()), 0, 0, 0, 28), ["no Conv2d", "convolutional network"]),
+         ["在层 1（Flatten）之前没有 Conv2d"]),
+        (lambda: measure_input_region(nn.Sequential(nn.Tanh()), 0, 0, 0, 28), ["model 没有 Conv2d", "卷积网络"]),
         (lambda: receptive_fields(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3, stride=0))),
-         ["layer 1 (Conv2d) has stride=0", "stride=1 or more"]),
-        (lambda: input_region(nn.Sequential(nn.Conv2d(1, 1, 0)), 0, 0, 0, 8), ["layer 0 (Conv2d) has kernel_size=0"]),
+         ["层 1（Conv2d）的 stride=0", "请用 stride=1 或更大的值"]),
+        (lambda: input_region(nn.Sequential(nn.Conv2d(1, 1, 0)), 0, 0, 0, 8), ["层 0（Conv2d）的 kernel_size=0"]),
         (lambda: measure_input_region(nn.Sequential(nn.MaxPool2d(2, stride=(1, 0))), 0, 0, 0, 8),
-         ["layer 0 (MaxPool2d) has stride=1x0"]),
+         ["层 0（MaxPool2d）的 stride=1x0"]),
         (lambda: receptive_fields(LeNet().net[:2] + nn.Sequential(nn.AvgPool2d(0)), 28),
-         ["layer 2 (AvgPool2d) has kernel_size=0"]),
+         ["层 2（AvgPool2d）的 kernel_size=0"]),
     ],
 )
 def test_bad_arguments_are_named(call, words: list[str]) -> None:
@@ -214,5 +214,5 @@ def test_bad_arguments_are_named(call, words: list[str]) -> None:
 
 
 def test_too_small_image_names_the_layer() -> None:
-    with pytest.raises(ShapeError, match=r"layer net.6 \(Conv2d\) gets a 3x3 input.*28 for LeNet"):
+    with pytest.raises(ShapeError, match=r"层 net.6（Conv2d）得到的输入是 3x3.*LeNet 是 28"):
         receptive_fields(LENET, 20)

@@ -86,7 +86,7 @@ def test_shape_report_notes_ceil_mode_window_dropped_by_torch() -> None:
         (dict(height=5, width=5, kernel_size=3, dilation=3), "覆盖 7 个位置"),
         (dict(height=4, width=4, kernel_size=2, padding=2, mode="max"), "padding <= 1"),
         (dict(height=4, width=4, kernel_size=2, dilation=2, mode="avg"), "dilation=1"),
-        (dict(height=4, width=4, kernel_size=3, in_channels=0), "in_channels must be at least 1"),
+        (dict(height=4, width=4, kernel_size=3, in_channels=0), "in_channels 必须是至少为 1 的整数，传入的是 0"),
     ],
 )
 def test_shape_report_impossible_settings_give_message_not_exception(kwargs: dict, needle: str) -> None:
@@ -107,7 +107,7 @@ def test_shape_report_error_shows_negative_formula() -> None:
         (dict(height=4.0, width=4, kernel_size=3), r"height 必须是整数，传入的是 4.0（浮点数）"),
         (dict(height=4, width=4, kernel_size=True), "kernel_size 必须是整数，传入的是 True"),
         (dict(height=4, width=4, kernel_size=3, mode="pool"), "mode 必须是 'conv'、'max'、'avg' 之一，传入的是 'pool'"),
-        (dict(height=4, width=4, kernel_size=3, ceil_mode=True), "ceil_mode applies to pooling only"),
+        (dict(height=4, width=4, kernel_size=3, ceil_mode=True), "ceil_mode 只用于汇聚"),
         (dict(height=4, width=4, kernel_size=2, mode="max", ceil_mode=1), "ceil_mode 必须是 True 或 False"),
         (dict(height=4, width=4, kernel_size=3, bias=1), "bias 必须是 True 或 False，传入的是 1"),
         (dict(height=4, width=4, kernel_size=3, mode="Max"), "（是不是想写 'max'？）"),
@@ -140,7 +140,7 @@ def test_draw_shape_grid_returns_figures_for_good_and_bad_settings() -> None:
     assert isinstance(good, Figure) and isinstance(bad, Figure)
     assert "(1, 8, 8) -> (1, 3, 3)" in good._suptitle.get_text()
     assert "impossible" in bad._suptitle.get_text()
-    with pytest.raises(ValueError, match="report must be a ShapeReport"):
+    with pytest.raises(ValueError, match="report 必须是 shape_report\\(...\\) 给出的 ShapeReport"):
         draw_shape_grid({"height": 4})
 
 
@@ -228,25 +228,25 @@ def test_window_steps_max_pool_pads_with_minus_infinity() -> None:
 @pytest.mark.parametrize(
     "kwargs,needle",
     [
-        (dict(X=X44), "kernel is required"),
-        (dict(X=X44, kernel=torch.ones(2, 3)), "kernel must be square"),
+        (dict(X=X44), "mode='conv' 需要 kernel"),
+        (dict(X=X44, kernel=torch.ones(2, 3)), r"kernel 必须是方的 \(K, K\)，传入的形状是 \(2, 3\)"),
         (dict(X=X44, kernel=torch.ones(5, 5)), "请用 kernel_size <= 4"),
         (dict(X=X44, kernel=K33, stride=0), "stride 必须是至少为 1 的整数"),
         (dict(X=X44, kernel=K33, padding=-1), "padding 必须是非负整数"),
-        (dict(X=torch.ones(2, 3, 4), kernel=K33), "X must be 2-D"),
-        (dict(X="abc", kernel=K33), "X must be a 2-D tensor"),
+        (dict(X=torch.ones(2, 3, 4), kernel=K33), r"X 必须是二维的 \(height, width\)，传入的形状是 \(2, 3, 4\)"),
+        (dict(X="abc", kernel=K33), "X 必须是二维张量.*传入的是 'abc'"),
         (dict(X=X44, kernel=K33, mode="sum"), "mode 必须是 'conv'、'max'、'avg' 之一，传入的是 'sum'"),
-        (dict(X=X44, kernel=K33, kernel_size=3), "kernel_size is for pooling"),
-        (dict(X=X44, kernel=K33, mode="max"), "kernel is for mode='conv'"),
-        (dict(X=X44, mode="avg", bias=1.0), "bias is for mode='conv'"),
-        (dict(X=X44, mode="avg", dilation=2), "dilation must be 1 for mode='avg'"),
+        (dict(X=X44, kernel=K33, kernel_size=3), "kernel_size 是给汇聚用的"),
+        (dict(X=X44, kernel=K33, mode="max"), "kernel 是给 mode='conv' 用的"),
+        (dict(X=X44, mode="avg", bias=1.0), "bias 是给 mode='conv' 用的"),
+        (dict(X=X44, mode="avg", dilation=2), "mode='avg' 时 dilation 必须是 1"),
         (dict(X=X44, mode="max", kernel_size=2, padding=2), "padding <= 1"),
-        (dict(X=X44, kernel=K33, bias=True), "bias must be a finite number such as 0.5, got True"),
-        (dict(X=X44, kernel=K33, bias="1"), "bias must be a finite number such as 0.5, got '1'"),
-        (dict(X=X44, kernel=K33, bias=float("nan")), "bias must be a finite number"),
+        (dict(X=X44, kernel=K33, bias=True), "bias 必须是有限的数，例如 0.5，传入的是 True"),
+        (dict(X=X44, kernel=K33, bias="1"), "bias 必须是有限的数，例如 0.5，传入的是 '1'"),
+        (dict(X=X44, kernel=K33, bias=float("nan")), "bias 必须是有限的数.*传入的是 nan"),
         (dict(X=X44, kernel=K33, stride=1.0), "stride 必须是整数，传入的是 1.0"),
         (dict(X=X44, kernel=K33, padding=True), "padding 必须是整数，传入的是 True"),
-        (dict(X=[[1, 2], [3]], kernel=K33), "X must be a 2-D tensor or nested list of numbers"),
+        (dict(X=[[1, 2], [3]], kernel=K33), r"X 必须是二维张量或由数字组成的嵌套列表.*传入的是 \[\[1, 2\], \[3\]\]"),
     ],
 )
 def test_window_steps_bad_arguments_name_the_argument(kwargs: dict, needle: str) -> None:
@@ -301,8 +301,8 @@ def test_shape_explorer_ceil_mode_is_ignored_for_conv() -> None:
 
 @pytest.mark.parametrize(
     "kwargs,needle",
-    [(dict(height=40), "height 必须是从 1 到 32 的整数，传入的是 40; .* pass max_size=40"),
-     (dict(height=100), r"height 必须是从 1 到 32 的整数，传入的是 100 \(the range"),
+    [(dict(height=40), "height 必须是从 1 到 32 的整数，传入的是 40；.*请传入 max_size=40"),
+     (dict(height=100), "height 必须是从 1 到 32 的整数，传入的是 100（探索器里 height 滑块的范围）"),
      (dict(stride=0), "stride 必须是从 1 到 6 的整数，传入的是 0"),
      (dict(kernel_size=3.0), "kernel_size 必须是从 1 到 11 的整数，传入的是 3.0"),
      (dict(mode="x"), "mode 必须是 'conv'、'max'、'avg' 之一"), (dict(ceil_mode="yes"), "ceil_mode 必须是 True 或 False"),
@@ -326,7 +326,7 @@ def test_step_through_slider_moves_the_window() -> None:
 
 
 def test_step_through_rejects_big_inputs_and_bad_step() -> None:
-    with pytest.raises(ValueError, match="at most 12x12: crop it"):
+    with pytest.raises(ValueError, match="最多只能处理 12x12：请把它裁小"):
         StepThrough(torch.zeros(28, 28), torch.ones(3, 3))
     with pytest.raises(ValueError, match="step 必须是从 0 到 3 的整数"):
         StepThrough(X44, K33, step=4)
@@ -423,35 +423,38 @@ def test_receptive_field_explorer_shows_message_instead_of_raising() -> None:
 
 def test_network_without_convolutions_shows_a_message() -> None:
     flat = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
-    with pytest.raises(ValueError, match="no Conv2d, MaxPool2d or AvgPool2d layer before layer 0 .Flatten."):
+    with pytest.raises(ValueError, match="model 在层 0（Flatten）之前没有 Conv2d、MaxPool2d 或 AvgPool2d 层"):
         ReceptiveFieldExplorer("flat", networks={"flat": (flat, 8)})
     explorer = ReceptiveFieldExplorer("tiny", networks={"tiny": (TINY, 8), "flat": (flat, 8)})
     text, picture = _FakeHandle(), _FakeHandle()
     explorer._text.handle, explorer._picture.handle = text, picture
     explorer.network.value = "flat"  # chosen from the list: a message, not a traceback in the widget log
-    assert text.shown[-1].data.startswith("✘") and "convolutional network" in text.shown[-1].data
+    assert text.shown[-1].data.startswith("✘") and "请传入卷积网络" in text.shown[-1].data
     explorer.row.value = 1  # still explained, never raised
-    assert "no Conv2d" in text.shown[-1].data and picture.shown[-1].format == "png"
+    assert "没有 Conv2d" in text.shown[-1].data and picture.shown[-1].format == "png"
     explorer.network.value = "tiny"
     assert "r = 4" in text.shown[-1].data
 
 
 def test_error_view_names_the_problem() -> None:
     text, fig = error_view(ValueError("row 必须是从 0 到 9 的整数，传入的是 15"))
-    assert text.startswith("✘") and "传入的是 15" in text
-    assert "传入的是 15" in fig.axes[0].texts[0].get_text()
+    assert text == "✘ 这组设置没有结果：row 必须是从 0 到 9 的整数，传入的是 15"
+    # matplotlib's default font has no CJK glyphs: the figure points at the text instead of repeating it
+    assert fig.axes[0].texts[0].get_text() == "no picture for this setting: see the message"
+    _, fig = error_view(RuntimeError("Given input size: (1x2x2)"))  # a plain-ASCII message is drawn
+    assert "Given input size: (1x2x2)" in fig.axes[0].texts[0].get_text()
 
 
 @pytest.mark.parametrize(
     "kwargs, needle",
     [
         (dict(network="lenet"), "network 必须是 'LeNet'、'tiny' 之一，传入的是 'lenet'（是不是想写 'LeNet'？）"),
-        (dict(layer=1), "one of 0, 2, 3, 5, 6, got 1 (Tanh, which has no window of its own)"),
-        (dict(layer="3"), "got '3'"),
-        (dict(layer=6, row=1), "row 必须是从 0 到 0 的整数，传入的是 1 (the output of layer 6 is 1x1)"),
+        (dict(layer=1), "即 0, 2, 3, 5, 6 之一，传入的是 1（Tanh，它自己没有滑动窗口）"),
+        (dict(layer="3"), "传入的是 '3'"),
+        (dict(layer=6, row=1), "row 必须是从 0 到 0 的整数，传入的是 1（层 6 的输出是 1x1）"),
         (dict(layer=0, col=-1), "col 必须是从 0 到 27 的整数，传入的是 -1"),
-        (dict(image=torch.zeros(3, 28, 28)), "image must be 2-D (height, width), got shape (3, 28, 28)"),
-        (dict(image="digit.png"), "image must be a 2-D tensor or nested list of numbers"),
+        (dict(image=torch.zeros(3, 28, 28)), "image 必须是二维的 (height, width)，传入的形状是 (3, 28, 28)"),
+        (dict(image="digit.png"), "image 必须是二维张量或由数字组成的嵌套列表"),
     ],
 )
 def test_receptive_field_explorer_bad_start_values(kwargs: dict, needle: str) -> None:
@@ -465,7 +468,7 @@ def test_draw_receptive_field_over_an_image() -> None:
     fig = draw_receptive_field(region, torch.rand(1, 1, 14, 14))  # shown resized to 28x28
     assert "r = 32" in fig._suptitle.get_text() and "rows 0-27" in fig.axes[0].get_title()
     assert fig.axes[0].get_xlim()[0] < -2  # the formula's box reaches into the padding, and is drawn there
-    with pytest.raises(ValueError, match="region must be a Region"):
+    with pytest.raises(ValueError, match="region 必须是 input_region\\(...\\) 给出的 Region"):
         draw_receptive_field(shape_report(4, 4, 3))
     assert isinstance(draw_message("x"), Figure)
 
