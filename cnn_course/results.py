@@ -97,7 +97,7 @@ def save_results_to(path: str | os.PathLike[str] | None, chapter: str = "") -> N
     """
     global _target
     if not isinstance(chapter, str):
-        raise ValueError(f"chapter must be a notebook stem such as '03_lenet', got {chapter!r}")
+        raise ValueError(f"chapter 必须是笔记本的文件名（不带 .ipynb），例如 '03_lenet'，传入的是 {chapter!r}")
     _target = None if path is None else (Path(path), chapter)
 
 
@@ -144,13 +144,13 @@ def record_result(recipe: str, history: History, test_iter: Any, *, model: nn.Mo
     from .evaluation import evaluate  # evaluation imports torch's layers; results stays light for the runner
 
     if not isinstance(recipe, str) or not recipe.strip():
-        raise ValueError(f'recipe must be a short name such as "source" or "improved", got {recipe!r}')
+        raise ValueError(f'recipe 必须是一个简短的名字，例如 "source" 或 "improved"，传入的是 {recipe!r}')
     if not isinstance(history, History):
-        raise ValueError(f"history must be the History returned by cnn_course.train, got {type(history).__name__}")
+        raise ValueError(f"history 必须是 cnn_course.train 返回的 History，传入的是 {type(history).__name__}")
     if not isinstance(settings, Settings):
         raise ValueError(
-            "settings must be what cnn_course.choose_settings returned (cfg = cnn_course.choose_settings(SETTINGS)), "
-            f"got {type(settings).__name__}"
+            "settings 必须是 cnn_course.choose_settings 返回的对象（cfg = cnn_course.choose_settings(SETTINGS)），"
+            f"传入的是 {type(settings).__name__}"
         )
     test_acc = evaluate(model, test_iter, precision="fp32") if history.epochs else None
     data = _describe(test_iter)
@@ -187,7 +187,7 @@ def record_result(recipe: str, history: History, test_iter: Any, *, model: nn.Mo
             with path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(asdict(result), ensure_ascii=False, default=str) + "\n")
         except OSError as err:
-            raise OSError(f"could not save the result to {path} (named by save_results_to): {err}") from err
+            raise OSError(f"无法把结果保存到 {path}（由 save_results_to 指定）：{err}") from err
     return result
 
 
@@ -206,7 +206,7 @@ def read_results(path: str | os.PathLike[str]) -> list[Result]:
         try:
             results.append(Result.from_dict(json.loads(line)))
         except (json.JSONDecodeError, TypeError, AttributeError):
-            warnings.warn(f"{path}:{number} is not a result line; skipped", stacklevel=2)
+            warnings.warn(f"{path}:{number} 不是结果行；已跳过", stacklevel=2)
     return results
 
 
@@ -236,22 +236,22 @@ def check_output(
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if existing == folder and not folder.is_dir():
-        raise ValueError(f"the output folder {folder} is a file; choose another {option}")
+        raise ValueError(f"输出文件夹 {folder} 是一个文件；请另选 {option}")
     if not existing.is_dir():
-        raise ValueError(f"the output folder {folder} would lie under the file {existing}; choose another {option}")
+        raise ValueError(f"输出文件夹 {folder} 会位于文件 {existing} 之下；请另选 {option}")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"cannot write in {existing} (no permission); choose another {option}")
+        raise ValueError(f"无法写入 {existing}（没有权限）；请另选 {option}")
     paths = [Path(f) for f in files]
     folders = [path for path in paths if path.is_dir()]
     if folders:
-        raise ValueError(f"{folders[0]} is a folder, where a file is to be written; choose another {option}")
+        raise ValueError(f"{folders[0]} 是文件夹，而这里要写入一个文件；请另选 {option}")
     found = [path for path in paths if path.exists()]
     if len(found) == 1 and not force:
-        raise ValueError(f"{found[0]} exists from an earlier run; add --force to replace it, "
-                         f"or choose another {option}")
+        raise ValueError(f"{found[0]} 是之前运行留下的；加上 --force 可以替换它，"
+                         f"或者另选 {option}")
     if found and not force:
-        raise ValueError(f"{found[0]} and {len(found) - 1} more file(s) exist from an earlier run; add --force to "
-                         f"replace them, or choose another {option}")
+        raise ValueError(f"{found[0]} 和另外 {len(found) - 1} 个文件是之前运行留下的；加上 --force 可以"
+                         f"替换它们，或者另选 {option}")
 
 
 # --------------------------------------------------------------------------- tables
@@ -282,7 +282,7 @@ class NotebookRun:
         executed: path of the executed copy (also written when the notebook failed).
         status: ``"ok"`` or ``"failed"``.
         error: what went wrong and in which cell
-            (``"ZeroDivisionError: division by zero, in cell 3 (`1 / 0`)"``), or ``""``.
+            (``"ZeroDivisionError: division by zero，在第 3 个单元格（`1 / 0`）"``), or ``""``.
         wall_seconds: time from kernel start to the last cell.
         results: what the notebook recorded with :func:`record_result`.
         profile: the profile the runner asked for.

@@ -71,7 +71,7 @@ def _describe_cell(nb: Any, index: int) -> str:
     lines = [line.strip() for line in str(nb.cells[index].source).splitlines() if line.strip()]
     first = lines[0] if lines else ""
     first = first if len(first) <= 60 else first[:57] + "..."
-    return f"cell {index + 1} (`{first}`)"
+    return f"第 {index + 1} 个单元格（`{first}`）"
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -131,7 +131,7 @@ async def _run_setup(client: Any, code: str) -> None:
     reply = await client.async_wait_for_reply(msg_id)
     content = reply["content"] if reply else {}
     if content.get("status") != "ok":
-        raise _SetupFailed(f"{content.get('ename', 'Error')}: {content.get('evalue', 'no reply from the kernel')}")
+        raise _SetupFailed(f"{content.get('ename', 'Error')}: {content.get('evalue', '内核没有应答')}")
 
 
 def check_kernel(name: str) -> None:
@@ -146,10 +146,10 @@ def check_kernel(name: str) -> None:
     try:
         manager.get_kernel_spec(name)
     except NoSuchKernel:
-        known = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        known = ", ".join(sorted(manager.find_kernel_specs())) or "无"
         raise RunnerError(
-            f"no Jupyter kernel named {name!r} (installed kernels: {known}); give one with --kernel NAME, "
-            "or install the default one with: python -m pip install ipykernel"
+            f"没有名为 {name!r} 的 Jupyter 内核（已安装的内核：{known}）；请用 --kernel NAME 指定一个，"
+            "或者这样安装默认的内核：python -m pip install ipykernel"
         ) from None
 
 
@@ -177,7 +177,7 @@ def run_notebook(
 
     Returns:
         ``(status, error, wall_seconds)``: status ``"ok"`` or ``"failed"``; error names what went
-        wrong and the cell (``"ZeroDivisionError: division by zero, in cell 3 (`1 / 0`)"``), else ``""``.
+        wrong and the cell (``"ZeroDivisionError: division by zero，在第 3 个单元格（`1 / 0`）"``), else ``""``.
 
     Raises:
         KeyboardInterrupt: on Ctrl-C, after the kernel was killed.
@@ -190,7 +190,7 @@ def run_notebook(
     try:
         nb = nbformat.read(notebook, as_version=4)
     except Exception as err:  # a damaged notebook fails its chapter, the others still run
-        return "failed", f"{notebook.name} is not a readable notebook: {_last_line(err)}", 0.0
+        return "failed", f"{notebook.name} 不是可以读取的笔记本：{_last_line(err)}", 0.0
     name = kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
     stop = threading.Event()
     current: dict[str, int | None] = {"index": None}
@@ -243,17 +243,17 @@ def run_notebook(
         raise
     seconds = time.perf_counter() - start
     failure, index = outcome.get("error"), current["index"]
-    where = "before the first cell" if index is None else f"in {_describe_cell(nb, index)}"
+    where = "在第一个单元格之前" if index is None else f"在{_describe_cell(nb, index)}"
     if failure is None:
         error = ""
     elif isinstance(failure, CellTimeoutError):
-        error = (f"TimeoutError: the kernel did not answer within the limit of {timeout} s, before the first cell"
+        error = (f"TimeoutError: 内核在 {timeout} s 的时限内没有应答，在第一个单元格之前"
                  if index is None else
-                 f"TimeoutError: {_describe_cell(nb, index)} ran past the limit of {timeout} s per cell")
+                 f"TimeoutError: {_describe_cell(nb, index)}超过了每个单元格 {timeout} s 的时限")
     elif isinstance(failure, _SetupFailed):
-        error = f"{failure}, {where}, in the runner's set-up (is cnn_course installed for kernel {name!r}?)"
+        error = f"{failure}，{where}，在运行器的准备代码里（内核 {name!r} 里装了 cnn_course 吗？）"
     else:
-        error = f"{_last_line(failure)}, {where}"
+        error = f"{_last_line(failure)}，{where}"
     _write_atomic(executed, nbformat.writes(nb))
     return ("failed" if error else "ok"), error, seconds
 
@@ -277,7 +277,7 @@ def _prepare_output(
     sources = {chapters[s].resolve() for s in stems}
     clash = [p for p in written if p.resolve() in sources]
     if clash:
-        raise RunnerError(f"{clash[0]} is one of the notebooks being run; choose another --out folder")
+        raise RunnerError(f"{clash[0]} 是这次要运行的笔记本之一；请另选一个 --out 文件夹")
     try:
         check_output(out, written, force=force)
     except ValueError as err:
@@ -286,8 +286,8 @@ def _prepare_output(
         out.mkdir(parents=True, exist_ok=True)
         tables["jsonl"].write_text("", encoding="utf-8")
     except OSError as err:
-        raise RunnerError(f"cannot write in the output folder {out}: {err.strerror or err}; "
-                          "choose another --out") from None
+        raise RunnerError(f"无法写入输出文件夹 {out}：{err.strerror or err}；"
+                          "请另选 --out") from None
     return nb_targets, tables
 
 
@@ -330,12 +330,12 @@ def run_chapters(
         RunInterrupted: on Ctrl-C; the tables then hold the chapters that had finished.
     """
     if profile not in PROFILES:
-        raise RunnerError(f"profile={profile!r} is not a profile; use one of {', '.join(PROFILES)}")
+        raise RunnerError(f"profile={profile!r} 不是档位；请用 {'、'.join(PROFILES)} 之一")
     unknown = [s for s in stems if s not in chapters]
     if unknown:
-        raise ChapterError(f"unknown chapter {unknown[0]!r}; known chapters: {', '.join(chapters)}")
+        raise ChapterError(f"不认识的章节 {unknown[0]!r}；已知的章节：{', '.join(chapters)}")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1):
-        raise RunnerError(f"timeout must be a positive whole number of seconds per cell, got {timeout!r}")
+        raise RunnerError(f"timeout 必须是正整数（每个单元格的秒数），传入的是 {timeout!r}")
     for name in sorted({kernel_name} if kernel_name else {_kernel_of(chapters[s]) for s in stems}):
         check_kernel(name)
     log = log or sys.stdout
@@ -347,7 +347,7 @@ def run_chapters(
         _write_tables(runs, tables, profile)  # an earlier run's tables (with force) never pass for this one's
         for i, stem in enumerate(stems, start=1):
             running = stem
-            print(f"[{i}/{len(stems)}] {stem} ({profile}) ...", file=log, flush=True)
+            print(f"[{i}/{len(stems)}] {stem}（{profile}）...", file=log, flush=True)
             setup = SETUP.format(profile=profile, results=results_file, chapter=stem)
             status, error, seconds = run_notebook(chapters[stem], nb_targets[stem], setup=setup, timeout=timeout,
                                                   kernel_name=kernel_name)
@@ -355,9 +355,9 @@ def run_chapters(
             runs.append(NotebookRun(stem, str(chapters[stem]), str(nb_targets[stem]), status, error, seconds,
                                     results, profile))
             running = ""
-            accs = ", ".join(f"{r.recipe} test " + ("—" if r.test_acc is None else f"{100 * r.test_acc:.2f} %")
-                             for r in results) or "no result recorded"
-            print(f"    {status} in {seconds:.1f} s: {accs}" + (f"\n    error: {error}" if error else ""),
+            accs = "，".join(f"{r.recipe} 测试准确率 " + ("—" if r.test_acc is None else f"{100 * r.test_acc:.2f} %")
+                             for r in results) or "没有记录到结果"
+            print(f"    {status}，用时 {seconds:.1f} s：{accs}" + (f"\n    错误：{error}" if error else ""),
                   file=log, flush=True)
             _write_tables(runs, tables, profile)
     except KeyboardInterrupt:

@@ -143,7 +143,7 @@ def test_long_run_script_never_replaces_a_result_without_force(fashion_data: Pat
     with pytest.raises(SystemExit) as stopped:
         alexnet224_long.main(_long_run_argv(out))
     assert stopped.value.code == 2
-    assert f"{out} exists from an earlier run; add --force to replace it" in capsys.readouterr().err
+    assert f"{out} 是之前运行留下的；加上 --force 可以替换它" in capsys.readouterr().err
     assert out.read_text(encoding="utf-8") == '{"test_acc": 0.9}\n'
     assert alexnet224_long.main(_long_run_argv(out, "--force", "--log-every", "1")) == 0
     assert "epoch 1/1 step 1/1: loss" in capsys.readouterr().err  # the log line of a long run
@@ -151,11 +151,10 @@ def test_long_run_script_never_replaces_a_result_without_force(fashion_data: Pat
 
 
 @pytest.mark.parametrize("where, message", [
-    ("a-file/alexnet.json", "the output folder {tmp}/a-file is a file; choose another --out"),
-    ("a-file/sub/alexnet.json", "the output folder {tmp}/a-file/sub would lie under the file {tmp}/a-file; choose "
-                                "another --out"),
-    ("a-folder", "{tmp}/a-folder is a folder, where a file is to be written; choose another --out"),
-    ("locked/alexnet.json", "cannot write in {tmp}/locked (no permission); choose another --out"),
+    ("a-file/alexnet.json", "输出文件夹 {tmp}/a-file 是一个文件；请另选 --out"),
+    ("a-file/sub/alexnet.json", "输出文件夹 {tmp}/a-file/sub 会位于文件 {tmp}/a-file 之下；请另选 --out"),
+    ("a-folder", "{tmp}/a-folder 是文件夹，而这里要写入一个文件；请另选 --out"),
+    ("locked/alexnet.json", "无法写入 {tmp}/locked（没有权限）；请另选 --out"),
 ])
 def test_long_run_script_checks_where_it_writes_before_training(
     where: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

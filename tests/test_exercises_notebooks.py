@@ -164,13 +164,13 @@ def test_answers_refuses_an_output_folder_it_cannot_use_before_answering(
     monkeypatch.setattr(cnn_course.answers, "answer_notebook", never)
     (tmp_path / "a-file").write_text("", encoding="utf-8")
     assert main(["answers", "01", "--out", str(tmp_path / "a-file" / "answers"), "--check"]) == 2
-    assert capsys.readouterr().err == (f"error: the output folder {tmp_path}/a-file/answers would lie under the file "
-                                       f"{tmp_path}/a-file; choose another --out\n")
+    assert capsys.readouterr().err == (f"error: 输出文件夹 {tmp_path}/a-file/answers 会位于文件 "
+                                       f"{tmp_path}/a-file 之下；请另选 --out\n")
     locked = tmp_path / "locked"
     locked.mkdir()
     real_access = os.access
     # Tests run as root, for whom every folder is writable: the permission is what os.access says.
     monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
     assert main(["answers", "01", "--out", str(locked / "answers")]) == 2
-    assert capsys.readouterr().err == f"error: cannot write in {locked} (no permission); choose another --out\n"
+    assert capsys.readouterr().err == f"error: 无法写入 {locked}（没有权限）；请另选 --out\n"
     assert list(locked.iterdir()) == []

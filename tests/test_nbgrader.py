@@ -347,7 +347,7 @@ def test_without_chapter_names_every_chapter_with_exercises_becomes_an_assignmen
     (["04a"], "04a_alexnet_on_a_cpu.ipynb has no exercises, so nothing to grade"),
     (["02", "--out", "{notebooks}"], "lies in the notebooks folder"),
     (["02", "--out", "{notebooks}/course"], "lies in the notebooks folder"),
-    (["02", "--out", "{tmp}/a-file/course"], "would lie under the file"),
+    (["02", "--out", "{tmp}/a-file/course"], "会位于文件"),
     (["no-such-chapter"], "unknown chapter 'no-such-chapter'"),
 ])
 def test_bad_arguments_get_one_line_status_2_and_nothing_written(

@@ -142,7 +142,7 @@ def test_record_result_names_a_results_file_it_cannot_write(tmp_path: Path) -> N
     results.save_results_to(tmp_path / "a-file" / "results.jsonl", chapter="99_test")
     cfg = cnn_course.choose_settings(TABLE, profile="smoke", verbose=False)
     try:
-        with pytest.raises(OSError, match="could not save the result to .*a-file/results.jsonl"):
+        with pytest.raises(OSError, match="无法把结果保存到 .*a-file/results.jsonl（由 save_results_to 指定）"):
             cnn_course.record_result("source", _history(1), FakeTestIter(), model=SaysZero(), settings=cfg)
     finally:
         results.save_results_to(None)
@@ -188,7 +188,7 @@ def test_record_result_says_which_precision_trained(capsys: pytest.CaptureFixtur
 
 
 def test_record_result_wants_the_chosen_settings() -> None:
-    with pytest.raises(ValueError, match="settings must be what cnn_course.choose_settings returned.*got dict"):
+    with pytest.raises(ValueError, match="settings 必须是 cnn_course.choose_settings 返回的对象.*传入的是 dict"):
         cnn_course.record_result("source", _history(1), FakeTestIter(), model=SaysZero(), settings={"profile": "smoke"})
 
 
@@ -212,7 +212,7 @@ def test_results_read_back_and_tabulated(tmp_path: Path) -> None:
     lines = [_record("03_lenet", "source", 0.9), _record("03_lenet", "improved", 0.95, img_per_sec=800.0),
              _record("03_lenet", "improved", 0.96), _record("04_alexnet", "source", 0.5, unknown_key=1)]
     path.write_text("\n".join(json.dumps(r) for r in lines) + '\n{broken\n{"recipe": "no chapter"}\n', encoding="utf-8")
-    with pytest.warns(UserWarning, match="not a result line") as caught:
+    with pytest.warns(UserWarning, match="不是结果行；已跳过") as caught:
         saved = read_results(path)
     assert len(caught) == 2 and [(r.chapter, r.test_acc) for r in saved] == [
         ("03_lenet", 0.9), ("03_lenet", 0.95), ("03_lenet", 0.96), ("04_alexnet", 0.5)]
@@ -264,10 +264,10 @@ def _write_notebook(path: Path, *sources: str) -> None:
         (["run", "--profile", "turbo"], "invalid choice: 'turbo'"),
         (["run", "--timeout", "0"], "--timeout: must be a positive whole number of seconds"),
         (["run", "--timeout", "soon"], "--timeout: must be a positive whole number of seconds"),
-        (["run", "--kernel", "no-such-kernel"], "no Jupyter kernel named 'no-such-kernel'"),
-        (["run", "--out", "{tmp}/a-file"], "the output folder {tmp}/a-file is a file; choose another --out"),
-        (["run", "--out", "{tmp}/a-file/results"], "would lie under the file {tmp}/a-file; choose another --out"),
-        (["run", "--out", "{tmp}/earlier"], "results.smoke.md exists from an earlier run; add --force"),
+        (["run", "--kernel", "no-such-kernel"], "没有名为 'no-such-kernel' 的 Jupyter 内核"),
+        (["run", "--out", "{tmp}/a-file"], "输出文件夹 {tmp}/a-file 是一个文件；请另选 --out"),
+        (["run", "--out", "{tmp}/a-file/results"], "会位于文件 {tmp}/a-file 之下；请另选 --out"),
+        (["run", "--out", "{tmp}/earlier"], "results.smoke.md 是之前运行留下的；加上 --force"),
         (["run", "--notebooks", "{tmp}/nope"], "does not exist"),
         (["list", "--notebooks", "{tmp}/a-file"], "is not a folder"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
@@ -308,7 +308,7 @@ def test_a_folder_that_cannot_be_written_is_refused_before_any_kernel_starts(
     monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
     argv = ["run", "--profile", "smoke", "--notebooks", str(notebooks), "--out", str(locked / "results")]
     assert main(argv) == 2
-    assert capsys.readouterr().err == f"error: cannot write in {locked} (no permission); choose another --out\n"
+    assert capsys.readouterr().err == f"error: 无法写入 {locked}（没有权限）；请另选 --out\n"
     assert list(locked.iterdir()) == []
 
 
@@ -375,7 +375,7 @@ def test_run_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: 
     # the runner's profile reached choose_settings in the kernel, and record_result took it from there
     assert tiny["profile"] == "smoke" and tiny["device"] == "cpu" and tiny["data"].startswith("Fake test")
     assert broken["status"] == "failed" and broken["source_acc"] is None
-    assert broken["error"] == "ZeroDivisionError: division by zero, in cell 2 (`1 / 0`)"
+    assert broken["error"] == "ZeroDivisionError: division by zero，在第 2 个单元格（`1 / 0`）"
     assert "| 03_tiny | ok | smoke |" in (out / "results.smoke.md").read_text(encoding="utf-8")
     assert [(r.chapter, r.recipe) for r in read_results(out / "results.smoke.jsonl")] == [
         ("03_tiny", "source"), ("03_tiny", "improved")]
@@ -394,7 +394,7 @@ def test_timeout_names_the_cell_and_the_limit(tmp_path: Path) -> None:
     _write_notebook(notebook, "import time\ntime.sleep(600)")
     status, error, _ = run_notebook(notebook, tmp_path / "out.ipynb", timeout=3)
     assert status == "failed"
-    assert error == "TimeoutError: cell 1 (`import time`) ran past the limit of 3 s per cell"
+    assert error == "TimeoutError: 第 1 个单元格（`import time`）超过了每个单元格 3 s 的时限"
     assert (tmp_path / "out.ipynb").is_file()
 
 
@@ -404,8 +404,8 @@ def test_a_failed_setup_is_named_and_no_cell_runs(tmp_path: Path) -> None:
     _write_notebook(notebook, f"import pathlib\npathlib.Path({str(ran)!r}).touch()")
     status, error, _ = run_notebook(notebook, tmp_path / "out.ipynb", setup="import no_such_module_here")
     assert status == "failed" and not ran.exists()
-    assert error == ("ModuleNotFoundError: No module named 'no_such_module_here', before the first cell, "
-                     "in the runner's set-up (is cnn_course installed for kernel 'python3'?)")
+    assert error == ("ModuleNotFoundError: No module named 'no_such_module_here'，在第一个单元格之前，"
+                     "在运行器的准备代码里（内核 'python3' 里装了 cnn_course 吗？）")
 
 
 def _alive(pid: int) -> bool:

@@ -208,8 +208,8 @@ def test_the_command_says_where_the_site_is(
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--out", "{tmp}/a-file"], "the output folder {tmp}/a-file is a file; choose another --out"),
-        (["--out", "{tmp}/a-file/site"], "would lie under the file {tmp}/a-file; choose another --out"),
+        (["--out", "{tmp}/a-file"], "输出文件夹 {tmp}/a-file 是一个文件；请另选 --out"),
+        (["--out", "{tmp}/a-file/site"], "会位于文件 {tmp}/a-file 之下；请另选 --out"),
         (["--out", "{tmp}/mine"], "--out {tmp}/mine is not empty and holds no earlier site; add --force"),
         (["--out", "{tmp}/site", "--repository", "https://gitlab.com/a/b"], "is not a GitHub repository URL"),
         (["--out", "{tmp}/site", "--notebooks", "{tmp}/nope"], "the notebooks folder {tmp}/nope does not exist"),
@@ -246,7 +246,7 @@ def test_a_folder_that_cannot_be_written_is_refused(
     # Tests run as root, for whom every folder is writable: the permission is what os.access says.
     monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked and real_access(path, mode))
     assert main(["site", "--out", str(locked / "site"), "--notebooks", str(NOTEBOOKS)]) == 2
-    assert capsys.readouterr().err == f"error: cannot write in {locked} (no permission); choose another --out\n"
+    assert capsys.readouterr().err == f"error: 无法写入 {locked}（没有权限）；请另选 --out\n"
 
 
 def test_missing_packages_are_named_with_the_install_command(
