@@ -96,8 +96,7 @@ class AlexNet(nn.Module):
     def __init__(self, num_classes: int = 10, image_size: int = 224) -> None:
         super().__init__()
         if not isinstance(image_size, int) or image_size < 65:  # smaller images shrink to nothing
-            raise ValueError(f"image_size must be an int of at least 65 (the course uses 224, or 112 on a CPU), "
-                             f"got {image_size!r}")
+            raise ValueError(f"image_size 必须是不小于 65 的整数（课程用 224，CPU 上用 65），收到的是 {image_size!r}")
         features = nn.Sequential(
             nn.Conv2d(1, 96, kernel_size=11, stride=4, padding=1), nn.ReLU(),  # N x 96 x 54 x 54
             nn.MaxPool2d(kernel_size=3, stride=2),                             # N x 96 x 26 x 26
@@ -470,7 +469,7 @@ def init_xavier(model: nn.Module) -> nn.Module:
         TypeError: if ``model`` is not a network instance.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a network instance such as LeNet(), got {model!r}")
+        raise TypeError(f"model 必须是一个网络实例，例如 LeNet()，收到的是 {model!r}")
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             nn.init.xavier_uniform_(module.weight)
@@ -498,10 +497,9 @@ def init_he(model: nn.Module, linear_std: float | None = None) -> nn.Module:
         ValueError: if ``linear_std`` is neither None nor a positive number.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a network instance such as AlexNet(), got {model!r}")
+        raise TypeError(f"model 必须是一个网络实例，例如 AlexNet()，收到的是 {model!r}")
     if linear_std is not None and not (isinstance(linear_std, (int, float)) and linear_std > 0):
-        raise ValueError(f"linear_std must be a positive number such as 0.01, or None for He's scale, "
-                         f"got {linear_std!r}")
+        raise ValueError(f"linear_std 必须是正数（例如 0.01），或者 None（用 He 的标准差），收到的是 {linear_std!r}")
     for module in model.modules():
         if isinstance(module, nn.Linear) and linear_std is not None:
             nn.init.normal_(module.weight, std=linear_std)
@@ -540,11 +538,11 @@ def count_macs(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
         ValueError: if ``input_shape`` is not three positive ints, or does not fit the model.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a network instance such as LeNet(), got {model!r}")
+        raise TypeError(f"model 必须是一个网络实例，例如 LeNet()，收到的是 {model!r}")
     shape = tuple(input_shape) if isinstance(input_shape, (tuple, list, torch.Size)) else ()
     if len(shape) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
-        raise ValueError(f"input_shape must be (C, H, W) of one image with positive ints, such as (1, 28, 28), "
-                         f"got {input_shape!r}")
+        raise ValueError(f"input_shape 必须是一张图像的 (C, H, W)，三个正整数，例如 (1, 28, 28)，"
+                         f"收到的是 {input_shape!r}")
     names = {module: name for name, module in model.named_modules()}
     counts: dict[str, int] = {}
 
@@ -569,7 +567,7 @@ def count_macs(model: nn.Module, input_shape: Sequence[int]) -> dict[str, int]:
         with torch.no_grad():
             model(torch.zeros(1, *shape, device=device, dtype=dtype))
     except RuntimeError as err:
-        raise ValueError(f"input_shape={shape} does not fit this model: {str(err).splitlines()[0]}") from None
+        raise ValueError(f"input_shape={shape} 和这个模型对不上：{str(err).splitlines()[0]}") from None
     finally:
         for h in hooks:
             h.remove()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import ast
 import copy
 import difflib
@@ -179,7 +181,7 @@ def test_alexnet_derives_its_flatten_size(image_size: int, flat_size: int) -> No
 
 @pytest.mark.parametrize("image_size", [64, 28, 224.0])
 def test_alexnet_rejects_an_image_too_small_for_its_layers(image_size) -> None:
-    with pytest.raises(ValueError, match=rf"image_size must be an int of at least 65.*got {image_size!r}"):
+    with pytest.raises(ValueError, match=rf"image_size 必须是不小于 65 的整数.*收到的是 {re.escape(repr(image_size))}"):
         AlexNet(image_size=image_size)
 
 
@@ -213,13 +215,13 @@ def test_init_xavier_draws_uniform_weights_with_variance_two_over_fan_sum() -> N
 
 @pytest.mark.parametrize("init", [init_he, init_xavier])
 def test_inits_reject_a_class_instead_of_a_network(init) -> None:
-    with pytest.raises(TypeError, match="model must be a network instance"):
+    with pytest.raises(TypeError, match="model 必须是一个网络实例"):
         init(LeNet)
 
 
 @pytest.mark.parametrize("linear_std", [0, -0.01, "0.01"])
 def test_init_he_rejects_a_bad_linear_std(linear_std) -> None:
-    with pytest.raises(ValueError, match=rf"linear_std must be a positive number.*got {linear_std!r}"):
+    with pytest.raises(ValueError, match=rf"linear_std 必须是正数.*收到的是 {re.escape(repr(linear_std))}"):
         init_he(LeNet(), linear_std=linear_std)
 
 
@@ -260,12 +262,12 @@ def test_count_macs_restores_the_mode() -> None:
 
 @pytest.mark.parametrize("shape", [(28, 28), (1, 0, 28), "1x28x28", (1, 28.0, 28)])
 def test_count_macs_rejects_a_bad_input_shape(shape) -> None:
-    with pytest.raises(ValueError, match="input_shape must be \\(C, H, W\\)"):
+    with pytest.raises(ValueError, match="input_shape 必须是一张图像的 \\(C, H, W\\)"):
         count_macs(LeNet(), shape)
 
 
 def test_count_macs_says_when_the_input_does_not_fit() -> None:
-    with pytest.raises(ValueError, match=r"input_shape=\(1, 32, 32\) does not fit this model"):
+    with pytest.raises(ValueError, match=r"input_shape=\(1, 32, 32\) 和这个模型对不上"):
         count_macs(LeNet(), (1, 32, 32))
-    with pytest.raises(TypeError, match="model must be a network instance"):
+    with pytest.raises(TypeError, match="model 必须是一个网络实例"):
         count_macs(LeNet, (1, 28, 28))
