@@ -191,7 +191,7 @@ def stabilisers(scheduled: bool, clipped: bool) -> list[str]:
 
 def _either(options: list[str]) -> str:
     """``'a、b 或 c'``."""
-    return f"{'、'.join(options[:-1])}{' 或 ' if len(options) > 1 else ''}{options[-1]}"
+    return f"{'、'.join(options[:-1])}{'或' if len(options) > 1 else ''}{options[-1]}"
 
 
 def diverged_message(loss: float, step: int, epoch: int, lr: float, untried: list[str], precision: str,

@@ -101,7 +101,8 @@ def draw_history(fig: Figure, history: History) -> None:
             if history.valid_acc:
                 ax_acc.plot(epochs, 100 * np.asarray(history.valid_acc), "s-", label="validation")
             ax_acc.legend(loc="lower right")
-        ax_acc.set_xlim(0.5, max(history.epochs_planned, history.epochs) + 0.5)
+        if history.epochs_planned or history.epochs:
+            ax_acc.set_xlim(0.5, max(history.epochs_planned, history.epochs) + 0.5)
         ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_acc.set_xlabel("epoch")
         ax_acc.set_ylabel("accuracy (%)")
