@@ -69,14 +69,17 @@ def evaluate(
     Raises:
         ValueError, ShapeError: as :func:`predict`.
     """
-    pred, true = predict(model, data_iter, device, precision)
-    return int((pred == true).sum()) / len(true)  # exact: right / total, as the confusion matrix counts it
+    return _accuracy(*predict(model, data_iter, device, precision))
 
 
 def evaluate_batches(model: nn.Module, data_iter: DataIter, device: torch.device, precision: str, name: str) -> float:
     """:func:`evaluate` without argument checks, as :func:`predict_batches`."""
-    pred, true = predict_batches(model, data_iter, device, precision, name)
-    return int((pred == true).sum()) / len(true)  # exact: right / total, as the confusion matrix counts it
+    return _accuracy(*predict_batches(model, data_iter, device, precision, name))
+
+
+def _accuracy(pred: torch.Tensor, true: torch.Tensor) -> float:
+    """Exactly right / total, as the confusion matrix counts it (no float32 mean to round it)."""
+    return int((pred == true).sum()) / len(true)
 
 
 def confusion_matrix(

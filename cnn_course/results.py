@@ -354,8 +354,8 @@ def render_chapter_table(rows: Sequence[dict[str, Any]], profile: str = "") -> s
         cells.append([
             r["chapter"], f"{r['status']}: {r['error']}" if r["error"] else r["status"], r["profile"] or "—", data,
             _num(r["epochs"], "d") + (f" ({r['stopped']})" if r["stopped"] else ""),
-            f"{_pct(r.get('source_valid'))} / {_pct(r['source_acc'])}",
-            f"{_pct(r.get('improved_valid'))} / {_pct(r['improved_acc'])}",
+            f"{_pct(r['source_valid'])} / {_pct(r['source_acc'])}",
+            f"{_pct(r['improved_valid'])} / {_pct(r['improved_acc'])}",
             "—" if r["gain"] is None else f"{r['gain']:+.2f}",
             f"{_num(r['source_seconds'], '.1f')} / {_num(r['improved_seconds'], '.1f')}",
             f"{_num(r['source_img_per_sec'], ',.0f')} / {_num(r['improved_img_per_sec'], ',.0f')}",
